@@ -84,7 +84,7 @@ export function relationsOf(result: RunResult): string[] {
   return result.outputs.flatMap((o) => (o.kind === 'tell' ? [...o.relations] : []));
 }
 
-export function testMsg(init: Partial<NewMsg> & { data?: string | object } = {}): TbMsg {
+export function testMsg(init: Omit<Partial<NewMsg>, 'data'> & { data?: string | object } = {}): TbMsg {
   const { data, ...rest } = init;
   return newMsg({
     type: 'POST_TELEMETRY_REQUEST',
