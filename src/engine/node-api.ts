@@ -1,6 +1,7 @@
 import type { SchemaObject } from 'ajv';
 import type { TbMsg } from '../msg/tb-msg.js';
 import type { ScriptEngine } from './script/script-api.js';
+import type { Store } from '../store/store.js';
 
 export type NodeCategory = 'FILTER' | 'ENRICHMENT' | 'TRANSFORMATION' | 'ACTION' | 'EXTERNAL' | 'FLOW';
 
@@ -54,20 +55,41 @@ export interface NodeLogger {
 }
 
 /**
- * What nodes may use from the outside world. Later issues add the store, the RPC
- * service and the queues here; unit tests build a small one by hand.
+ * What nodes may use from the outside world. Later issues add the RPC service here;
+ * unit tests build a small one by hand (with a real Store on a test Redis where needed).
  */
 export interface NodeServices {
   readonly scripts: ScriptEngine;
   readonly logger: NodeLogger;
+  /** The Redis store; absent in pure in-memory runs (`rpc-chains run`), where store nodes refuse to start. */
+  readonly store?: Store;
+  /** This process's service id (metadata of RPC messages, message counts). */
+  readonly serviceId?: string;
   now(): number;
 }
+
+/** Where a message re-enters a chain later: after `nodeId`, on `relations` (ThingsBoard's enqueueForTellNext). */
+export interface ResumePoint {
+  readonly chainId: string;
+  readonly nodeId: string;
+  readonly relations: readonly string[];
+}
+
+/**
+ * Sends a message on from a node later, as a new queue message: the node's outgoing
+ * connections of `relations` are followed when it is taken from the queue. Resolves when
+ * the message is safely queued. Used by nodes that answer later (delay, generator,
+ * deduplication, message count, checkpoint, RPC call request).
+ */
+export type EnqueueForTellNext = (msg: TbMsg, relations: string | readonly string[]) => Promise<void>;
 
 /** Given to a node when it is created from its configuration. */
 export interface NodeInit {
   readonly self: NodeSelf;
   readonly services: NodeServices;
+  /** The node's own queue (checkpoint, generator, deduplication), or null. */
   readonly queueName: string | null;
+  readonly enqueueForTellNext: EnqueueForTellNext;
 }
 
 /** Given to a node with each message. */
@@ -76,6 +98,13 @@ export interface NodeContext {
   readonly services: NodeServices;
   /** Acknowledge the queue message now; processing goes on (TbAckNode). */
   ack(): void;
+  readonly enqueueForTellNext: EnqueueForTellNext;
+}
+
+/** The store, or a NodeConfigError at create time: a store node cannot run without it. */
+export function requireStore(init: NodeInit): Store {
+  if (!init.services.store) throw new NodeConfigError(`"${init.self.name}" needs the Redis store, which this run does not have`);
+  return init.services.store;
 }
 
 export interface RuleNode {

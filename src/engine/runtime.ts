@@ -10,6 +10,7 @@ import {
   type NodeResult,
   type NodeSelf,
   type NodeServices,
+  type ResumePoint,
   type RuleNode,
 } from './node-api.js';
 import { ChainImportError, type ImportedChain, type ImportedNode, type ImportIssue } from './importer/chain-model.js';
@@ -19,6 +20,16 @@ export interface RuntimeOptions {
   readonly services: NodeServices;
   /** Node executions allowed for one message, all branches together; 0 = unlimited (ThingsBoard's maxRuleNodeExecutionsPerMessage). */
   readonly maxNodeExecutionsPerMessage: number;
+  /**
+   * Puts a message that a node sends on later into the queues (with where to resume).
+   * Without it, such a message is processed in memory at once, as a new message.
+   */
+  readonly enqueue?: (msg: TbMsg, resume: ResumePoint) => Promise<void>;
+}
+
+/** A resume point with the chain stack at that moment, so that a resumed message can still return from a nested chain. */
+export interface QueuedResumePoint extends ResumePoint {
+  readonly stack?: readonly { readonly chainId: string; readonly nodeId: string }[];
 }
 
 export type MsgOutcome =
@@ -30,6 +41,8 @@ export interface ProcessOptions {
   readonly chainId?: string;
   /** Called once when a node acknowledges the message before its processing ends (TbAckNode). */
   readonly onAck?: () => void;
+  /** Start after this node on these relations instead of at a chain's first node (a message a node sent on later). */
+  readonly resume?: QueuedResumePoint;
   /** Called where a branch ends: the message as it left the last node, and the relations it left on. */
   readonly onBranchEnd?: (end: BranchEnd) => void;
 }
@@ -47,6 +60,7 @@ interface LoadedChain {
   readonly name: string;
   readonly imported: ImportedChain;
   readonly nodes: LoadedNode[];
+  readonly byId: Map<string, LoadedNode>;
   first: LoadedNode | null;
 }
 
@@ -146,17 +160,24 @@ export class ChainRuntime {
 
   constructor(private readonly options: RuntimeOptions) {}
 
+  get services(): NodeServices {
+    return this.options.services;
+  }
+
   /** Creates the nodes of these chains (all or none) and makes them runnable; a chain with a known id is replaced. */
   load(chains: readonly ImportedChain[]): void {
     const issues: ImportIssue[] = [];
     const loaded: LoadedChain[] = [];
     for (const chain of chains) {
-      const lc: LoadedChain = { id: chain.id, name: chain.name, imported: chain, nodes: [], first: null };
+      const lc: LoadedChain = { id: chain.id, name: chain.name, imported: chain, nodes: [], byId: new Map(), first: null };
       for (const node of chain.nodes) {
         const self: NodeSelf = { id: node.id, name: node.name, type: node.type, chainId: chain.id, chainName: chain.name };
+        const enqueueForTellNext = (msg: TbMsg, relations: string | readonly string[]) =>
+          this.enqueueForTellNext(msg, { chainId: chain.id, nodeId: node.id, relations: typeof relations === 'string' ? [relations] : relations });
         try {
-          const instance = node.definition.create(node.configuration, { self, services: this.options.services, queueName: node.queueName });
+          const instance = node.definition.create(node.configuration, { self, services: this.options.services, queueName: node.queueName, enqueueForTellNext });
           lc.nodes[node.index] = new LoadedNode(lc, node, self, instance);
+          lc.byId.set(node.id, lc.nodes[node.index]);
         } catch (e) {
           const pointer = e instanceof NodeConfigError ? e.pointer : '';
           issues.push({
@@ -237,6 +258,11 @@ export class ChainRuntime {
   process(msg: TbMsg, opts: ProcessOptions = {}): Promise<MsgOutcome> {
     return new Promise<MsgOutcome>((resolve) => {
       const run = new MsgRun(resolve, opts.onAck, opts.onBranchEnd);
+      if (opts.resume) {
+        this.startResumed(run, msg, opts.resume);
+        this.drain(run);
+        return;
+      }
       const chainId = opts.chainId ?? msg.ruleChainId ?? this.rootChainId;
       const chain = chainId === null ? undefined : this.chains.get(chainId);
       if (!chain) {
@@ -246,6 +272,29 @@ export class ChainRuntime {
       }
       this.drain(run);
     });
+  }
+
+  /** Sends a message on from a node later: through the queues when there are any, else in memory. */
+  enqueueForTellNext(msg: TbMsg, resume: QueuedResumePoint): Promise<void> {
+    if (this.options.enqueue) return this.options.enqueue(msg, resume);
+    void this.process(msg, { resume }).then((outcome) => {
+      if (outcome.status === 'failure') this.options.services.logger.warn(`message ${msg.id} failed: ${outcome.error}`);
+    });
+    return Promise.resolve();
+  }
+
+  private startResumed(run: MsgRun, msg: TbMsg, resume: QueuedResumePoint): void {
+    const node = this.chains.get(resume.chainId)?.byId.get(resume.nodeId);
+    if (!node) {
+      run.fail(`cannot resume message ${msg.id}: node ${resume.nodeId} of rule chain ${resume.chainId} is no longer loaded`);
+      return;
+    }
+    let stack: Frame | null = null;
+    for (const frame of resume.stack ?? []) {
+      const input = this.chains.get(frame.chainId)?.byId.get(frame.nodeId);
+      if (input) stack = { inputNode: input, prev: stack };
+    }
+    this.routeOne(run, { node, msg, stack }, { kind: 'tell', msg, relations: resume.relations });
   }
 
   private drain(run: MsgRun): void {
@@ -265,7 +314,7 @@ export class ChainRuntime {
     }
     run.recent[run.executions % RECENT] = node;
     const started = this.trace.enabled ? performance.now() : 0;
-    const ctx: NodeContext = { self: node.self, services: this.options.services, ack: run.ack };
+    const ctx = new StepContext(this, node, item.stack, run.ack);
     let result: NodeResult | Promise<NodeResult>;
     try {
       result = node.instance.onMsg(msg, ctx);
@@ -394,6 +443,35 @@ export class ChainRuntime {
       }
     }
   }
+}
+
+/** What a node sees of the runtime while it handles one message. */
+class StepContext implements NodeContext {
+  constructor(
+    private readonly runtime: ChainRuntime,
+    private readonly node: LoadedNode,
+    private readonly stack: Frame | null,
+    readonly ack: () => void,
+  ) {}
+
+  get self(): NodeSelf {
+    return this.node.self;
+  }
+
+  get services(): NodeServices {
+    return this.runtime.services;
+  }
+
+  readonly enqueueForTellNext = (msg: TbMsg, relations: string | readonly string[]): Promise<void> => {
+    const frames: { chainId: string; nodeId: string }[] = [];
+    for (let f = this.stack; f; f = f.prev) frames.unshift({ chainId: f.inputNode.chain.id, nodeId: f.inputNode.self.id });
+    return this.runtime.enqueueForTellNext(msg, {
+      chainId: this.node.chain.id,
+      nodeId: this.node.self.id,
+      relations: typeof relations === 'string' ? [relations] : relations,
+      stack: frames,
+    });
+  };
 }
 
 function isFailure(relation: string): boolean {

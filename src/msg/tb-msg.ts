@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { EntityId } from './entity.js';
+import { isEntityType, type EntityId } from './entity.js';
 
 export type MsgDataType = 'JSON' | 'TEXT' | 'BINARY';
 
@@ -118,6 +118,9 @@ export function msgFromJson(value: unknown): TbMsg {
   if (!isPlainObject(originator) || typeof originator.entityType !== 'string' || typeof originator.id !== 'string') {
     throw new TypeError('message field "originator" must be {"entityType": string, "id": string}');
   }
+  if (!isEntityType(originator.entityType)) {
+    throw new TypeError(`message field "originator.entityType" must be an entity type such as DEVICE, got "${originator.entityType}"`);
+  }
   const md = value.metaData ?? value.metadata ?? {};
   if (!isPlainObject(md)) throw new TypeError('message field "metaData" must be an object of strings');
   const data = value.data ?? {};
@@ -130,7 +133,7 @@ export function msgFromJson(value: unknown): TbMsg {
     id: typeof value.id === 'string' ? value.id : undefined,
     ts: typeof value.ts === 'number' ? value.ts : undefined,
     type,
-    originator: originator as unknown as EntityId,
+    originator: { entityType: originator.entityType, id: originator.id },
     customerId: typeof value.customerId === 'string' ? value.customerId : null,
     tenantId: typeof value.tenantId === 'string' ? value.tenantId : null,
     metaData: Object.fromEntries(Object.entries(md).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])),

@@ -43,39 +43,58 @@ export function testSelf(def: RuleNodeDefinition<unknown>, name = 'node under te
 }
 
 /** Prepares the config exactly as the importer does (upgrade, defaults, validation), then creates the node. */
+/** A message a node sent on later (enqueueForTellNext), as the queue would receive it. */
+export interface Enqueued {
+  readonly msg: TbMsg;
+  readonly relations: readonly string[];
+}
+
 export function createNode<C>(
   def: RuleNodeDefinition<C>,
   rawConfig: JsonObject | null = {},
-  opts: { configurationVersion?: number; services?: NodeServices; name?: string } = {},
-): { node: RuleNode; config: C; services: NodeServices } {
+  opts: { configurationVersion?: number; services?: NodeServices; name?: string; queueName?: string | null } = {},
+): { node: RuleNode; config: C; services: NodeServices; enqueued: Enqueued[] } {
   const prepared = prepareNodeConfig(def, rawConfig, opts.configurationVersion ?? def.version);
   if (!prepared.ok) throw new Error(`invalid config: ${JSON.stringify(prepared.problems)}`);
   const services = opts.services ?? testServices();
   const self = testSelf(def as RuleNodeDefinition<unknown>, opts.name);
-  return { node: def.create(prepared.config, { self, services, queueName: null }), config: prepared.config, services };
+  const enqueued: Enqueued[] = [];
+  const enqueueForTellNext = (msg: TbMsg, relations: string | readonly string[]) => {
+    enqueued.push({ msg, relations: typeof relations === 'string' ? [relations] : relations });
+    return Promise.resolve();
+  };
+  const node = def.create(prepared.config, { self, services, queueName: opts.queueName ?? null, enqueueForTellNext });
+  return { node, config: prepared.config, services, enqueued };
 }
 
 export interface RunResult {
   readonly outputs: NodeOutput[];
   readonly acked: boolean;
+  /** What the node sent on later through ctx.enqueueForTellNext. */
+  readonly enqueued?: Enqueued[];
 }
 
 /** Runs one message through a node; an exception becomes a Failure output, as in the runtime. */
 export async function runNode(node: RuleNode, msg: TbMsg, services: NodeServices = testServices()): Promise<RunResult> {
   let acked = false;
+  const enqueued: Enqueued[] = [];
   const ctx: NodeContext = {
     self: { id: 'node-1', name: 'node under test', type: 'test', chainId: 'chain-1', chainName: 'Test chain' },
     services,
     ack: () => {
       acked = true;
     },
+    enqueueForTellNext: (m, relations) => {
+      enqueued.push({ msg: m, relations: typeof relations === 'string' ? [relations] : relations });
+      return Promise.resolve();
+    },
   };
   try {
     const result = await node.onMsg(msg, ctx);
     const outputs = result === undefined ? [] : Array.isArray(result) ? [...(result as NodeOutput[])] : [result as NodeOutput];
-    return { outputs, acked };
+    return { outputs, acked, enqueued };
   } catch (e) {
-    return { outputs: [{ kind: 'tell', msg, relations: ['Failure'], error: e instanceof Error ? e.message : String(e) }], acked };
+    return { outputs: [{ kind: 'tell', msg, relations: ['Failure'], error: e instanceof Error ? e.message : String(e) }], acked, enqueued };
   }
 }
 

@@ -19,6 +19,8 @@ export interface RuleScript {
    * data (undefined when it returned nothing). Throws ScriptError on any failure.
    */
   run(data: string, metaData: Readonly<Record<string, string>>, msgType: string): unknown;
+  /** Frees the script's sandbox resources (its node was destroyed); run() fails afterwards. */
+  dispose?(): void;
 }
 
 export interface ScriptEngine {

@@ -1,0 +1,44 @@
+// Every node type rpc-chains runs: one file per node, one line here.
+import type { RuleNodeDefinition } from '../engine/node-api.js';
+import { NodeRegistry } from '../engine/registry.js';
+import { TbCheckMessageNode } from './filter/TbCheckMessageNode.js';
+import { TbJsFilterNode } from './filter/TbJsFilterNode.js';
+import { TbJsSwitchNode } from './filter/TbJsSwitchNode.js';
+import { TbMsgTypeFilterNode } from './filter/TbMsgTypeFilterNode.js';
+import { TbMsgTypeSwitchNode } from './filter/TbMsgTypeSwitchNode.js';
+import { TbOriginatorTypeFilterNode } from './filter/TbOriginatorTypeFilterNode.js';
+import { TbOriginatorTypeSwitchNode } from './filter/TbOriginatorTypeSwitchNode.js';
+import { TbCopyKeysNode } from './transform/TbCopyKeysNode.js';
+import { TbDeleteKeysNode } from './transform/TbDeleteKeysNode.js';
+import { TbJsonPathNode } from './transform/TbJsonPathNode.js';
+import { TbRenameKeysNode } from './transform/TbRenameKeysNode.js';
+import { TbSplitArrayMsgNode } from './transform/TbSplitArrayMsgNode.js';
+import { TbTransformMsgNode } from './transform/TbTransformMsgNode.js';
+import { TbLogNode } from './action/TbLogNode.js';
+import { TbAckNode } from './flow/TbAckNode.js';
+import { TbRuleChainInputNode } from './flow/TbRuleChainInputNode.js';
+import { TbRuleChainOutputNode } from './flow/TbRuleChainOutputNode.js';
+
+export const BUILTIN_NODES: readonly RuleNodeDefinition<unknown>[] = [
+  TbMsgTypeSwitchNode,
+  TbMsgTypeFilterNode,
+  TbJsFilterNode,
+  TbJsSwitchNode,
+  TbCheckMessageNode,
+  TbOriginatorTypeFilterNode,
+  TbOriginatorTypeSwitchNode,
+  TbTransformMsgNode,
+  TbCopyKeysNode,
+  TbRenameKeysNode,
+  TbDeleteKeysNode,
+  TbJsonPathNode,
+  TbSplitArrayMsgNode,
+  TbLogNode,
+  TbRuleChainInputNode,
+  TbRuleChainOutputNode,
+  TbAckNode,
+];
+
+export function builtinRegistry(): NodeRegistry {
+  return new NodeRegistry(BUILTIN_NODES);
+}
