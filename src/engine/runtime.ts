@@ -156,7 +156,8 @@ class MsgRun {
 export class ChainRuntime {
   readonly trace = new TraceHub();
   private readonly chains = new Map<string, LoadedChain>();
-  private rootChainId: string | null = null;
+  /** Root chain per tenant id ('' for messages without a tenant, e.g. the CLI). */
+  private readonly roots = new Map<string, string>();
 
   constructor(private readonly options: RuntimeOptions) {}
 
@@ -223,18 +224,19 @@ export class ChainRuntime {
       lc.first = lc.imported.firstNodeIndex === null ? null : lc.nodes[lc.imported.firstNodeIndex];
       const old = this.chains.get(lc.id);
       this.chains.set(lc.id, lc);
-      if (lc.imported.root && this.rootChainId === null) this.rootChainId = lc.id;
+      if (lc.imported.root && !this.roots.has('')) this.roots.set('', lc.id);
       if (old) void this.destroyNodes(old);
     }
   }
 
-  setRootChain(chainId: string): void {
+  /** Makes a loaded chain the root chain of a tenant ('' = of messages that name no tenant). */
+  setRootChain(chainId: string, tenantId = ''): void {
     if (!this.chains.has(chainId)) throw new Error(`rule chain ${chainId} is not loaded`);
-    this.rootChainId = chainId;
+    this.roots.set(tenantId, chainId);
   }
 
-  get rootChain(): string | null {
-    return this.rootChainId;
+  rootChainOf(tenantId = ''): string | null {
+    return this.roots.get(tenantId) ?? null;
   }
 
   hasChain(chainId: string): boolean {
@@ -245,7 +247,7 @@ export class ChainRuntime {
     const lc = this.chains.get(chainId);
     if (!lc) return;
     this.chains.delete(chainId);
-    if (this.rootChainId === chainId) this.rootChainId = null;
+    for (const [tenant, root] of this.roots) if (root === chainId) this.roots.delete(tenant);
     await this.destroyNodes(lc);
   }
 
@@ -263,10 +265,10 @@ export class ChainRuntime {
         this.drain(run);
         return;
       }
-      const chainId = opts.chainId ?? msg.ruleChainId ?? this.rootChainId;
+      const chainId = opts.chainId ?? msg.ruleChainId ?? this.roots.get(msg.tenantId ?? '') ?? null;
       const chain = chainId === null ? undefined : this.chains.get(chainId);
       if (!chain) {
-        run.fail(chainId === null ? 'no root rule chain is set' : `rule chain ${chainId} is not loaded`);
+        run.fail(chainId === null ? `no root rule chain is set for tenant ${msg.tenantId ?? '(none)'}` : `rule chain ${chainId} is not loaded`);
       } else if (chain.first) {
         run.queue.push({ node: chain.first, msg, stack: null });
       }

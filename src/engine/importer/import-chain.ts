@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { ajv, describeAjvErrors } from '../ajv.js';
 import type { NodeRegistry } from '../registry.js';
 import { isPlainObject } from '../../msg/tb-msg.js';
@@ -125,6 +125,7 @@ export function importChain(doc: unknown, opts: ImportOptions): ImportResult {
     rawConnections.push({ fromIndex: rcc.fromIndex, toIndex: index, type: rcc.type });
   });
 
+  const chainId = opts.chainId ?? randomUUID();
   const nodes: ImportedNode[] = [];
   rawNodes.forEach((raw, index) => {
     const pointer = index < metadata.nodes.length ? `${mp}/nodes/${index}` : `${mp}/ruleChainConnections/${index - metadata.nodes.length}`;
@@ -143,7 +144,7 @@ export function importChain(doc: unknown, opts: ImportOptions): ImportResult {
     }
     const debug = raw.debugSettings ? Boolean(raw.debugSettings.allEnabled || raw.debugSettings.failuresEnabled) : Boolean(raw.debugMode);
     nodes.push({
-      id: randomUUID(),
+      id: nodeIdOf(chainId, index),
       index,
       type: def.type,
       name: nodeName ?? def.uiName,
@@ -182,7 +183,7 @@ export function importChain(doc: unknown, opts: ImportOptions): ImportResult {
     ok: true,
     warnings,
     chain: {
-      id: opts.chainId ?? randomUUID(),
+      id: chainId,
       name: chainInfo?.name ?? opts.fallbackName ?? 'Imported rule chain',
       type: chainInfo?.type ?? 'CORE',
       root: chainInfo?.root ?? false,
@@ -195,6 +196,16 @@ export function importChain(doc: unknown, opts: ImportOptions): ImportResult {
       originalId: originalIdOf(chainInfo),
     },
   };
+}
+
+/**
+ * Node ids follow from the chain id and the node's place, so that a stored chain loaded again
+ * (after a restart, in another process) has the same node ids: messages queued to resume after
+ * a node find it again.
+ */
+export function nodeIdOf(chainId: string, index: number): string {
+  const h = createHash('sha1').update(`${chainId}/${index}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 function originalIdOf(chain: RawRuleChain | undefined): string | null {

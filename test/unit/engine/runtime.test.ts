@@ -7,7 +7,7 @@ import { ChainImportError } from '../../../src/engine/importer/chain-model.js';
 import { NodeRegistry } from '../../../src/engine/registry.js';
 import { ChainRuntime, type BranchEnd } from '../../../src/engine/runtime.js';
 import type { TraceEvent } from '../../../src/engine/trace.js';
-import { transformMsg } from '../../../src/msg/tb-msg.js';
+import { transformMsg, type TbMsg } from '../../../src/msg/tb-msg.js';
 import { TbMsgTypeSwitchNode } from '../../../src/nodes/filter/TbMsgTypeSwitchNode.js';
 import { TbRuleChainInputNode } from '../../../src/nodes/flow/TbRuleChainInputNode.js';
 import { TbRuleChainOutputNode } from '../../../src/nodes/flow/TbRuleChainOutputNode.js';
@@ -84,7 +84,43 @@ const Acker = defineNode<{ version?: number }>({
   }),
 });
 
+const Later = defineNode<{ version?: number }>({
+  type: 'test.Later',
+  category: 'ACTION',
+  uiName: 'later',
+  version: 0,
+  relations: ['Success'],
+  configSchema: { type: 'object' },
+  defaultConfig: {},
+  create: () => ({
+    onMsg: async (msg, ctx) => {
+      ctx.ack();
+      await ctx.enqueueForTellNext(transformMsg(msg, { metaData: { ...msg.metaData, path: `${msg.metaData.path ?? ''}L` } }), 'Success');
+      return undefined;
+    },
+  }),
+});
+
+const sunk: TbMsg[] = [];
+const Sink = defineNode<{ version?: number }>({
+  type: 'test.Sink',
+  category: 'ACTION',
+  uiName: 'sink',
+  version: 0,
+  relations: [],
+  configSchema: { type: 'object' },
+  defaultConfig: {},
+  create: () => ({
+    onMsg: (msg) => {
+      sunk.push(msg);
+      return undefined;
+    },
+  }),
+});
+
 const registry = new NodeRegistry([
+  Later,
+  Sink,
   Tag,
   AsyncTag,
   Fail,
@@ -251,6 +287,46 @@ describe('ChainRuntime', () => {
     const done = runtime.process(testMsg(), { chainId: chains[0].id, onAck: () => order.push('ack') }).then(() => order.push('done'));
     await done;
     expect(order).to.deep.equal(['ack', 'done']);
+  });
+
+  it('resumes a message a node sends on later after that node (in memory, without queues), inside nested chains too', async () => {
+    const inner = chainDoc('Inner', [{ type: 'test.Later', name: 'later' }, { type: 'org.thingsboard.rule.engine.flow.TbRuleChainOutputNode', name: 'Back' }], [[0, 1, 'Success']]);
+    const outer = chainDoc('Outer', [
+      { type: 'org.thingsboard.rule.engine.flow.TbRuleChainInputNode', name: 'Inner', configuration: { ruleChainId: 'z' } },
+      { type: 'test.Sink', name: 'after' },
+    ], [[0, 1, 'Back']]);
+    const { runtime, chains } = load([{ name: 'outer', doc: outer }, { name: 'inner', doc: inner }]);
+    sunk.length = 0;
+    const acks: string[] = [];
+    const first = await runtime.process(testMsg(), { chainId: chains[0].id, onAck: () => acks.push('ack') });
+    expect(first.status).to.equal('success');
+    expect(acks).to.deep.equal(['ack']);
+    for (let i = 0; i < 50 && sunk.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(sunk.map((m) => m.metaData.path)).to.deep.equal(['L']);
+  });
+
+  it('routes messages to the root chain of their tenant', async () => {
+    const a = chainDoc('A', [{ type: 'test.Tag', name: 'a', configuration: { tag: 'a' } }], []);
+    const b = chainDoc('B', [{ type: 'test.Tag', name: 'b', configuration: { tag: 'b' } }], []);
+    const { runtime, chains } = load([{ name: 'a', doc: a }, { name: 'b', doc: b }]);
+    runtime.setRootChain(chains[0].id, 'tenant-a');
+    runtime.setRootChain(chains[1].id, 'tenant-b');
+    const ends: BranchEnd[] = [];
+    await runtime.process(testMsg({ tenantId: 'tenant-b' }), { onBranchEnd: (e) => ends.push(e) });
+    await runtime.process(testMsg({ tenantId: 'tenant-a' }), { onBranchEnd: (e) => ends.push(e) });
+    expect(ends.map((e) => e.msg.metaData.path)).to.deep.equal(['b', 'a']);
+    const none = await runtime.process(testMsg({ tenantId: 'tenant-c' }));
+    expect(none.status === 'failure' && none.error).to.match(/no root rule chain is set for tenant tenant-c/);
+  });
+
+  it('gives nodes ids that follow from the chain id, so a reloaded chain keeps them', () => {
+    const doc = chainDoc('c', [{ type: 'test.Tag', name: 'a' }, { type: 'test.Tag', name: 'b' }], []);
+    const one = importChain(doc, { source: 'c', registry, chainId: '11111111-1111-1111-1111-111111111111' });
+    const two = importChain(doc, { source: 'c', registry, chainId: '11111111-1111-1111-1111-111111111111' });
+    if (!one.ok || !two.ok) throw new Error('import failed');
+    expect(one.chain.nodes.map((n) => n.id)).to.deep.equal(two.chain.nodes.map((n) => n.id));
+    expect(one.chain.nodes[0].id).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(one.chain.nodes[0].id).to.not.equal(one.chain.nodes[1].id);
   });
 
   it('answers a message for an unknown chain with a failure, not a hang', async () => {
