@@ -1,0 +1,131 @@
+// Which process holds each device's sessions. Local sessions live in memory; Redis keeps one hash
+// per device (sessionId → owner), so the RPC service can route a command to the process holding a
+// subscribed session, and a new exclusive session can close older ones, also on other processes.
+import type { Redis } from 'ioredis';
+import type { ServiceBus } from '../queue/service-bus.js';
+import type { DeviceSession, TransportProtocol } from './transport-api.js';
+
+/** The Redis entry of one session. */
+export interface SessionLocation {
+  readonly sessionId: string;
+  readonly serviceId: string;
+  readonly protocol: TransportProtocol;
+  readonly rpcSubscribed: boolean;
+  readonly since: number;
+}
+
+export const SESSION_CLOSE_TOPIC = 'transport.session.close';
+
+interface CloseRequest {
+  readonly deviceId: string;
+  readonly sessionId: string;
+  readonly reason: string;
+}
+
+export interface SessionRegistryOptions {
+  readonly redis: Redis;
+  readonly bus: ServiceBus;
+  readonly keyPrefix?: string;
+  readonly logger: { warn(text: string): void };
+}
+
+export class SessionRegistry {
+  private readonly byId = new Map<string, DeviceSession>();
+  private readonly byDevice = new Map<string, Set<DeviceSession>>();
+  private readonly prefix: string;
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly opts: SessionRegistryOptions) {
+    this.prefix = opts.keyPrefix ?? 'rc';
+    this.unsubscribe = opts.bus.on<CloseRequest>(SESSION_CLOSE_TOPIC, (req) => this.byId.get(req.sessionId)?.close(req.reason));
+  }
+
+  get serviceId(): string {
+    return this.opts.bus.serviceId;
+  }
+
+  /** One hash per device, tagged by device so a cluster spreads them. */
+  private key(deviceId: string): string {
+    return `${this.prefix}:{sess:${deviceId}}:sessions`;
+  }
+
+  /**
+   * Records a new session. `exclusive`: every other session of the device, here or on another
+   * process, is closed first (one live session per device, as ThingsBoard's MQTT transport).
+   */
+  async register(session: DeviceSession, opts: { exclusive: boolean }): Promise<void> {
+    const deviceId = session.device.deviceId;
+    if (opts.exclusive) {
+      for (const old of [...(this.byDevice.get(deviceId) ?? [])]) old.close('a newer session of this device took over');
+      const entries = await this.locateAll(deviceId);
+      for (const e of entries) {
+        if (e.serviceId === this.serviceId) continue;
+        await this.opts.bus.send(e.serviceId, SESSION_CLOSE_TOPIC, { deviceId, sessionId: e.sessionId, reason: 'a newer session of this device took over' } satisfies CloseRequest);
+        await this.opts.redis.hdel(this.key(deviceId), e.sessionId);
+      }
+    }
+    this.byId.set(session.sessionId, session);
+    let set = this.byDevice.get(deviceId);
+    if (!set) this.byDevice.set(deviceId, (set = new Set()));
+    set.add(session);
+    await this.write(session);
+  }
+
+  /** Records a change of the session's RPC subscription. */
+  async update(session: DeviceSession): Promise<void> {
+    if (this.byId.get(session.sessionId) === session) await this.write(session);
+  }
+
+  async unregister(session: DeviceSession): Promise<void> {
+    if (this.byId.get(session.sessionId) !== session) return;
+    this.byId.delete(session.sessionId);
+    const set = this.byDevice.get(session.device.deviceId);
+    set?.delete(session);
+    if (set?.size === 0) this.byDevice.delete(session.device.deviceId);
+    await this.opts.redis.hdel(this.key(session.device.deviceId), session.sessionId).catch((e: Error) => this.opts.logger.warn(`session registry: ${e.message}`));
+  }
+
+  local(sessionId: string): DeviceSession | undefined {
+    return this.byId.get(sessionId);
+  }
+
+  localOfDevice(deviceId: string): DeviceSession[] {
+    return [...(this.byDevice.get(deviceId) ?? [])];
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /** Every live session of a device, on any process; entries of dead processes are dropped. */
+  async locateAll(deviceId: string): Promise<SessionLocation[]> {
+    const raw = await this.opts.redis.hgetall(this.key(deviceId));
+    const out: SessionLocation[] = [];
+    for (const [sessionId, text] of Object.entries(raw)) {
+      const loc = JSON.parse(text) as SessionLocation;
+      if (loc.serviceId === this.serviceId ? this.byId.has(sessionId) : await this.opts.bus.isAlive(loc.serviceId)) out.push(loc);
+      else await this.opts.redis.hdel(this.key(deviceId), sessionId);
+    }
+    return out.sort((a, b) => b.since - a.since);
+  }
+
+  /** Closes every local session (shutdown). */
+  closeAll(reason: string): void {
+    for (const session of [...this.byId.values()]) session.close(reason);
+  }
+
+  dispose(): void {
+    this.unsubscribe();
+  }
+
+  private async write(session: DeviceSession): Promise<void> {
+    const loc: SessionLocation = {
+      sessionId: session.sessionId,
+      serviceId: this.serviceId,
+      protocol: session.protocol,
+      rpcSubscribed: session.rpcSubscribed,
+      since: Date.now(),
+    };
+    await this.opts.redis.hset(this.key(session.device.deviceId), session.sessionId, JSON.stringify(loc));
+  }
+}
