@@ -21,10 +21,11 @@ export interface RuntimeOptions {
   /** Node executions allowed for one message, all branches together; 0 = unlimited (ThingsBoard's maxRuleNodeExecutionsPerMessage). */
   readonly maxNodeExecutionsPerMessage: number;
   /**
-   * Puts a message that a node sends on later into the queues (with where to resume).
-   * Without it, such a message is processed in memory at once, as a new message.
+   * Puts a message that a node sends on later into the queues; the message says where it
+   * resumes (ruleChainId, ruleNodeId, resume). Without it, such a message is processed in
+   * memory at once, as a new message.
    */
-  readonly enqueue?: (msg: TbMsg, resume: ResumePoint) => Promise<void>;
+  readonly enqueue?: (msg: TbMsg) => Promise<void>;
 }
 
 /** A resume point with the chain stack at that moment, so that a resumed message can still return from a nested chain. */
@@ -41,8 +42,6 @@ export interface ProcessOptions {
   readonly chainId?: string;
   /** Called once when a node acknowledges the message before its processing ends (TbAckNode). */
   readonly onAck?: () => void;
-  /** Start after this node on these relations instead of at a chain's first node (a message a node sent on later). */
-  readonly resume?: QueuedResumePoint;
   /** Called where a branch ends: the message as it left the last node, and the relations it left on. */
   readonly onBranchEnd?: (end: BranchEnd) => void;
 }
@@ -260,8 +259,9 @@ export class ChainRuntime {
   process(msg: TbMsg, opts: ProcessOptions = {}): Promise<MsgOutcome> {
     return new Promise<MsgOutcome>((resolve) => {
       const run = new MsgRun(resolve, opts.onAck, opts.onBranchEnd);
-      if (opts.resume) {
-        this.startResumed(run, msg, opts.resume);
+      if (msg.resume && msg.ruleChainId !== null && msg.ruleNodeId !== null) {
+        const stack = msg.resume.stack.map((f) => ({ chainId: f.ruleChainId, nodeId: f.ruleNodeId }));
+        this.startResumed(run, msg, { chainId: msg.ruleChainId, nodeId: msg.ruleNodeId, relations: msg.resume.relations, stack });
         this.drain(run);
         return;
       }
@@ -278,8 +278,14 @@ export class ChainRuntime {
 
   /** Sends a message on from a node later: through the queues when there are any, else in memory. */
   enqueueForTellNext(msg: TbMsg, resume: QueuedResumePoint): Promise<void> {
-    if (this.options.enqueue) return this.options.enqueue(msg, resume);
-    void this.process(msg, { resume }).then((outcome) => {
+    const queued: TbMsg = {
+      ...msg,
+      ruleChainId: resume.chainId,
+      ruleNodeId: resume.nodeId,
+      resume: { relations: resume.relations, stack: (resume.stack ?? []).map((f) => ({ ruleChainId: f.chainId, ruleNodeId: f.nodeId })) },
+    };
+    if (this.options.enqueue) return this.options.enqueue(queued);
+    void this.process(queued).then((outcome) => {
       if (outcome.status === 'failure') this.options.services.logger.warn(`message ${msg.id} failed: ${outcome.error}`);
     });
     return Promise.resolve();
@@ -296,7 +302,9 @@ export class ChainRuntime {
       const input = this.chains.get(frame.chainId)?.byId.get(frame.nodeId);
       if (input) stack = { inputNode: input, prev: stack };
     }
-    this.routeOne(run, { node, msg, stack }, { kind: 'tell', msg, relations: resume.relations });
+    // The message goes on as an ordinary one: it no longer carries where it resumed.
+    const plain: TbMsg = { ...msg, ruleNodeId: null, resume: undefined };
+    this.routeOne(run, { node, msg: plain, stack }, { kind: 'tell', msg: plain, relations: resume.relations });
   }
 
   private drain(run: MsgRun): void {

@@ -29,6 +29,11 @@ export interface TbMsg {
   readonly ruleNodeId: string | null;
   readonly queueName: string;
   readonly tenantId: string | null;
+  /**
+   * Set on a message a node sent on later (enqueueForTellNext): with ruleChainId and ruleNodeId
+   * it says where the message continues when taken from a queue, and the chain stack to return through.
+   */
+  readonly resume?: { readonly relations: readonly string[]; readonly stack: readonly ChainStackFrame[] };
 }
 
 export interface NewMsg {

@@ -1,0 +1,215 @@
+// Puts messages on the rule-engine queues: one BullMQ queue per (queue, partition), messages
+// gathered into packs so that BullMQ's per-job cost is paid once per pack.
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { TbMsg } from '../msg/tb-msg.js';
+import { createRedis } from '../redis/connection.js';
+import { PACK_JOB_NAME, type PackData, type PackSummary } from './pack.js';
+import { DEFAULT_KEY_BASE, partitionOf, partitionPrefix } from './partitions.js';
+import { DEFAULT_QUEUES, type QueueConfig } from './queue-config.js';
+
+export interface KeepJobs {
+  readonly count: number;
+  /** Seconds. */
+  readonly age?: number;
+}
+
+export interface RuleEngineProducerOptions {
+  /** Redis to connect to (a `client` connection: fails fast when Redis is down). */
+  readonly redisUrl?: string;
+  /** Or a connection to share; it is not closed by close(). */
+  readonly redis?: Redis;
+  /** Default: ThingsBoard's three queues. */
+  readonly queues?: readonly QueueConfig[];
+  /** Queue used when neither send() nor the message names one. Default 'Main'. */
+  readonly defaultQueue?: string;
+  /** Base of the Redis keys; the same for producers and consumers. Default 'rc-q'. */
+  readonly keyBase?: string;
+  /** Messages per pack at most (default 500). */
+  readonly maxPackSize?: number;
+  /** Approximate bytes per pack at most (default 1 MiB); a larger single message still goes alone. */
+  readonly maxPackBytes?: number;
+  /**
+   * How long a message may wait for others to join its pack, ms. 0 (default): until the end of the
+   * current event-loop turn, or while the previous pack of its partition is still being written
+   * (so packs grow with load and a lone message is not delayed).
+   */
+  readonly lingerMs?: number;
+  /** send() rejects when this many messages wait to be written (default 100 000). */
+  readonly maxBufferedMessages?: number;
+  /** Finished packs BullMQ keeps per partition, so that Redis does not grow (defaults: 100; failed 1000 for 7 days). */
+  readonly removeOnComplete?: KeepJobs;
+  readonly removeOnFail?: KeepJobs;
+}
+
+/** send() refused a message: the queue is unknown, or too many wait to be written. */
+export class QueueProducerError extends Error {
+  override readonly name = 'QueueProducerError';
+}
+
+interface Pending {
+  readonly msg: TbMsg;
+  readonly bytes: number;
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+/** The messages waiting for one partition, and whether a pack of it is being written. */
+class PartitionBuffer {
+  readonly items: Pending[] = [];
+  writing = false;
+  scheduled = false;
+  constructor(readonly queue: Queue<PackData, PackSummary>) {}
+}
+
+export class RuleEngineProducer {
+  private readonly queues = new Map<string, QueueConfig>();
+  private readonly buffers = new Map<string, (PartitionBuffer | undefined)[]>();
+  private readonly redis: Redis;
+  private readonly ownsRedis: boolean;
+  private readonly keyBase: string;
+  private readonly defaultQueue: string;
+  private readonly maxPackSize: number;
+  private readonly maxPackBytes: number;
+  private readonly lingerMs: number;
+  private readonly maxBuffered: number;
+  private readonly jobOptions: { removeOnComplete: KeepJobs; removeOnFail: KeepJobs };
+  private buffered = 0;
+  private closing: Promise<void> | undefined;
+  private readonly idleWaiters: (() => void)[] = [];
+
+  constructor(opts: RuleEngineProducerOptions) {
+    if (opts.redis === undefined && opts.redisUrl === undefined) throw new TypeError('RuleEngineProducer needs redisUrl or redis');
+    this.redis = opts.redis ?? createRedis(opts.redisUrl ?? '', { role: 'client', connectionName: 'rc-producer' });
+    this.ownsRedis = opts.redis === undefined;
+    for (const q of opts.queues ?? DEFAULT_QUEUES) this.queues.set(q.name, q);
+    this.keyBase = opts.keyBase ?? DEFAULT_KEY_BASE;
+    this.defaultQueue = opts.defaultQueue ?? 'Main';
+    this.maxPackSize = positive('maxPackSize', opts.maxPackSize ?? 500);
+    this.maxPackBytes = positive('maxPackBytes', opts.maxPackBytes ?? 1 << 20);
+    this.lingerMs = opts.lingerMs ?? 0;
+    if (!(this.lingerMs >= 0)) throw new RangeError('lingerMs must be >= 0');
+    this.maxBuffered = positive('maxBufferedMessages', opts.maxBufferedMessages ?? 100_000);
+    this.jobOptions = {
+      removeOnComplete: opts.removeOnComplete ?? { count: 100 },
+      removeOnFail: opts.removeOnFail ?? { count: 1000, age: 7 * 24 * 3600 },
+    };
+  }
+
+  /**
+   * Adds a message to a queue (default: the message's queueName, then 'Main'). Resolves when
+   * Redis has acknowledged the pack holding it: from then on a consumer will process it even if
+   * this process dies (with Redis' AOF, even across a Redis restart).
+   */
+  send(msg: TbMsg, queueName?: string): Promise<void> {
+    if (this.closing) return Promise.reject(new QueueProducerError('the producer is closed'));
+    const name = queueName ?? (msg.queueName || this.defaultQueue);
+    const queue = this.queues.get(name);
+    if (!queue) return Promise.reject(new QueueProducerError(`unknown rule-engine queue "${name}"`));
+    if (this.buffered >= this.maxBuffered) {
+      return Promise.reject(new QueueProducerError(`${this.buffered} messages are waiting to be written to Redis; try again later`));
+    }
+    const buffer = this.bufferFor(queue, partitionOf(msg, queue));
+    return new Promise<void>((resolve, reject) => {
+      buffer.items.push({ msg, bytes: approxBytes(msg), resolve, reject });
+      this.buffered++;
+      if (buffer.items.length >= this.maxPackSize) this.write(buffer);
+      else this.schedule(buffer);
+    });
+  }
+
+  /** Resolves when every message sent so far has been written (or refused). */
+  flush(): Promise<void> {
+    for (const list of this.buffers.values()) for (const b of list) if (b && b.items.length > 0) this.write(b);
+    if (this.buffered === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Writes what is buffered, then closes the queues (and the connection if it made it). Safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.flush();
+      const queues = [...this.buffers.values()].flat().flatMap((b) => (b ? [b.queue] : []));
+      const results = await Promise.allSettled(queues.map((q) => q.close()));
+      if (this.ownsRedis) this.redis.disconnect();
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    })();
+    return this.closing;
+  }
+
+  private bufferFor(queue: QueueConfig, partition: number): PartitionBuffer {
+    let list = this.buffers.get(queue.name);
+    if (!list) {
+      list = [];
+      this.buffers.set(queue.name, list);
+    }
+    let buffer = list[partition];
+    if (!buffer) {
+      const bull = new Queue<PackData, PackSummary>(queue.name, {
+        connection: this.redis,
+        prefix: partitionPrefix(this.keyBase, partition),
+        // Fail fast when Redis is down instead of waiting for it to come back.
+        skipWaitingForReady: true,
+        defaultJobOptions: this.jobOptions,
+        streams: { events: { maxLen: 1000 } },
+      });
+      bull.on('error', () => undefined); // surfaced through the rejected send()
+      buffer = new PartitionBuffer(bull);
+      list[partition] = buffer;
+    }
+    return buffer;
+  }
+
+  private schedule(buffer: PartitionBuffer): void {
+    if (buffer.writing || buffer.scheduled) return; // the running write takes it next
+    buffer.scheduled = true;
+    const go = () => {
+      buffer.scheduled = false;
+      this.write(buffer);
+    };
+    if (this.lingerMs > 0) setTimeout(go, this.lingerMs);
+    else setImmediate(go);
+  }
+
+  /** Writes one pack of the buffer; one write at a time per partition keeps the partition in send order. */
+  private write(buffer: PartitionBuffer): void {
+    if (buffer.writing || buffer.items.length === 0) return;
+    buffer.writing = true;
+    let n = 0;
+    let bytes = 0;
+    while (n < buffer.items.length && n < this.maxPackSize) {
+      bytes += buffer.items[n].bytes;
+      if (n > 0 && bytes > this.maxPackBytes) break;
+      n++;
+    }
+    const pack = buffer.items.splice(0, n);
+    buffer.queue.add(PACK_JOB_NAME, { m: pack.map((p) => p.msg) }).then(
+      () => this.written(buffer, pack, undefined),
+      (err: unknown) => this.written(buffer, pack, err instanceof Error ? err : new Error(String(err))),
+    );
+  }
+
+  private written(buffer: PartitionBuffer, pack: readonly Pending[], err: Error | undefined): void {
+    buffer.writing = false;
+    this.buffered -= pack.length;
+    for (const p of pack) {
+      if (err) p.reject(err);
+      else p.resolve();
+    }
+    if (buffer.items.length > 0) this.write(buffer);
+    if (this.buffered === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer`);
+  return value;
+}
+
+/** Cheap size estimate (no second JSON.stringify): the data plus metadata plus the fixed fields. */
+function approxBytes(msg: TbMsg): number {
+  let n = 300 + msg.data.length;
+  for (const k in msg.metaData) n += k.length + msg.metaData[k].length + 6;
+  return n;
+}
