@@ -1,0 +1,112 @@
+// The composition root: builds every part a process runs from the settings, in order, and
+// stops them in reverse. `rpc-chains start` and the end-to-end tests both start the system here.
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Settings } from '../config/settings.js';
+import { createRedis } from '../redis/connection.js';
+import { Store } from '../store/store.js';
+import { ServiceBus } from '../queue/service-bus.js';
+import { RuleEngineProducer } from '../queue/producer.js';
+import { RuleEngineConsumer } from '../queue/consumer.js';
+import { DEFAULT_QUEUES } from '../queue/queue-config.js';
+import { createScriptEngine } from '../engine/script/index.js';
+import type { ScriptEngine } from '../engine/script/script-api.js';
+import { ChainRuntime } from '../engine/runtime.js';
+import type { NodeServices } from '../engine/node-api.js';
+import { builtinRegistry } from '../nodes/index.js';
+import { TenantChains } from '../rule-engine/tenant-chains.js';
+import type { TbMsg } from '../msg/tb-msg.js';
+
+/** Chains were changed by some process: every rule-engine process reloads that tenant. */
+export const CHAINS_CHANGED_TOPIC = 'rule-engine.chains.changed';
+
+export interface RunningSystem {
+  readonly serviceId: string;
+  readonly store: Store;
+  readonly bus: ServiceBus;
+  readonly producer: RuleEngineProducer;
+  readonly runtime: ChainRuntime;
+  readonly chains: TenantChains;
+  /** Sends a message to the rule-engine queues (what transports and the API call). */
+  toRuleEngine(msg: TbMsg): Promise<void>;
+  /** Tells every process that a tenant's chains changed. */
+  announceChainsChanged(tenantId: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startSystem(settings: Settings, redisUrl: string, logger: Logger): Promise<RunningSystem> {
+  const serviceId = settings.serviceId ?? `rpc-chains-${randomUUID().slice(0, 8)}`;
+  const stops: (() => Promise<void> | void)[] = [];
+  const stop = async () => {
+    for (const fn of stops.reverse()) {
+      try {
+        await fn();
+      } catch (e) {
+        logger.warn(`stopping: ${(e as Error).message}`);
+      }
+    }
+  };
+  try {
+    const redis: Redis = createRedis(redisUrl, { role: 'client', connectionName: `rpc-chains:${serviceId}`, logger });
+    stops.push(() => redis.disconnect());
+    await redis.ping();
+    const store = new Store(redis);
+
+    const bus = new ServiceBus({ redisUrl, serviceId, logger, info: JSON.stringify({ roles: settings.roles, pid: process.pid }) });
+    await bus.start();
+    stops.push(() => bus.close());
+
+    const producer = new RuleEngineProducer({ redis, queues: DEFAULT_QUEUES });
+    stops.push(() => producer.close());
+    const toRuleEngine = (msg: TbMsg) => producer.send(msg);
+
+    const scripts: ScriptEngine = createScriptEngine({ timeoutMs: settings.scriptTimeoutMs, memoryLimitMb: settings.scriptMemoryMb });
+    stops.push(() => scripts.dispose());
+    const services: NodeServices = {
+      scripts,
+      store,
+      serviceId,
+      logger: { info: (t) => logger.info(t), warn: (t) => logger.warn(t), error: (t) => logger.error(t) },
+      now: () => Date.now(),
+    };
+    const runtime = new ChainRuntime({ services, maxNodeExecutionsPerMessage: settings.maxRuleNodeExecutionsPerMessage, enqueue: toRuleEngine });
+    runtime.trace.enabled = settings.trace;
+    stops.push(() => runtime.close());
+    const chains = new TenantChains(store, runtime, builtinRegistry(), logger);
+
+    if (settings.roles.includes('rule-engine')) {
+      await chains.loadAll();
+      const offChanged = bus.on<{ tenantId: string }>(CHAINS_CHANGED_TOPIC, ({ tenantId }) => void chains.loadTenant(tenantId));
+      stops.push(offChanged);
+      const consumer = new RuleEngineConsumer({
+        redisUrl,
+        queues: DEFAULT_QUEUES,
+        consumerId: serviceId,
+        logger,
+        handler: (msg, ctx) => runtime.process(msg, { onAck: ctx.onAck }),
+        onMsgFailure: (msg, error, queueName) => logger.warn(`queue ${queueName}: message ${msg.id} (${msg.type}) failed: ${error}`),
+      });
+      await consumer.start();
+      // Stop taking messages first, so in-flight ones finish with everything else still up.
+      stops.push(() => consumer.close());
+    }
+
+    return {
+      serviceId,
+      store,
+      bus,
+      producer,
+      runtime,
+      chains,
+      toRuleEngine,
+      async announceChainsChanged(tenantId: string) {
+        for (const id of await bus.aliveServices()) await bus.send(id, CHAINS_CHANGED_TOPIC, { tenantId });
+      },
+      stop,
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
