@@ -101,9 +101,20 @@ export interface NodeContext {
   readonly enqueueForTellNext: EnqueueForTellNext;
 }
 
-/** The store, or a NodeConfigError at create time: a store node cannot run without it. */
+/**
+ * The store. Where a run has none (`rpc-chains validate` and `run` work without Redis), the node
+ * is still created, so that its configuration is checked; using the store then fails the
+ * message with a reason instead.
+ */
 export function requireStore(init: NodeInit): Store {
-  if (!init.services.store) throw new NodeConfigError(`"${init.self.name}" needs the Redis store, which this run does not have`);
+  if (init.services.store) return init.services.store;
+  const reason = `"${init.self.name}" needs the Redis store, which this run does not have (start rpc-chains with Redis to run it)`;
+  return new Proxy({} as Store, {
+    get() {
+      throw new Error(reason);
+    },
+  });
+}" needs the Redis store, which this run does not have`);
   return init.services.store;
 }
 

@@ -15,6 +15,14 @@ import { TbRenameKeysNode } from './transform/TbRenameKeysNode.js';
 import { TbSplitArrayMsgNode } from './transform/TbSplitArrayMsgNode.js';
 import { TbTransformMsgNode } from './transform/TbTransformMsgNode.js';
 import { TbLogNode } from './action/TbLogNode.js';
+import { TbGetAttributesNode } from './enrichment/TbGetAttributesNode.js';
+import { TbGetDeviceAttrNode } from './enrichment/TbGetDeviceAttrNode.js';
+import { TbGetRelatedAttributeNode } from './enrichment/TbGetRelatedAttributeNode.js';
+import { TbGetCustomerAttributeNode } from './enrichment/TbGetCustomerAttributeNode.js';
+import { TbGetTenantAttributeNode } from './enrichment/TbGetTenantAttributeNode.js';
+import { TbGetOriginatorFieldsNode } from './enrichment/TbGetOriginatorFieldsNode.js';
+import { CalculateDeltaNode } from './enrichment/CalculateDeltaNode.js';
+import { TbChangeOriginatorNode } from './transform/TbChangeOriginatorNode.js';
 import { TbAckNode } from './flow/TbAckNode.js';
 import { TbRuleChainInputNode } from './flow/TbRuleChainInputNode.js';
 import { TbRuleChainOutputNode } from './flow/TbRuleChainOutputNode.js';
@@ -37,6 +45,14 @@ export const BUILTIN_NODES: readonly RuleNodeDefinition<unknown>[] = [
   TbRuleChainInputNode,
   TbRuleChainOutputNode,
   TbAckNode,
+  TbGetAttributesNode,
+  TbGetDeviceAttrNode,
+  TbGetRelatedAttributeNode,
+  TbGetCustomerAttributeNode,
+  TbGetTenantAttributeNode,
+  TbGetOriginatorFieldsNode,
+  CalculateDeltaNode,
+  TbChangeOriginatorNode,
 ];
 
 export function builtinRegistry(): NodeRegistry {
