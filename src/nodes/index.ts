@@ -23,6 +23,15 @@ import { TbGetTenantAttributeNode } from './enrichment/TbGetTenantAttributeNode.
 import { TbGetOriginatorFieldsNode } from './enrichment/TbGetOriginatorFieldsNode.js';
 import { CalculateDeltaNode } from './enrichment/CalculateDeltaNode.js';
 import { TbChangeOriginatorNode } from './transform/TbChangeOriginatorNode.js';
+import { TbMsgTimeseriesNode } from './action/TbMsgTimeseriesNode.js';
+import { TbMsgAttributesNode } from './action/TbMsgAttributesNode.js';
+import { TbMsgDeleteAttributesNode } from './action/TbMsgDeleteAttributesNode.js';
+import { TbCheckRelationNode } from './filter/TbCheckRelationNode.js';
+import { TbCreateRelationNode } from './action/TbCreateRelationNode.js';
+import { TbDeleteRelationNode } from './action/TbDeleteRelationNode.js';
+import { TbCreateAlarmNode } from './action/TbCreateAlarmNode.js';
+import { TbClearAlarmNode } from './action/TbClearAlarmNode.js';
+import { TbDeviceProfileNode } from './action/TbDeviceProfileNode.js';
 import { TbAckNode } from './flow/TbAckNode.js';
 import { TbRuleChainInputNode } from './flow/TbRuleChainInputNode.js';
 import { TbRuleChainOutputNode } from './flow/TbRuleChainOutputNode.js';
@@ -53,6 +62,15 @@ export const BUILTIN_NODES: readonly RuleNodeDefinition<unknown>[] = [
   TbGetOriginatorFieldsNode,
   CalculateDeltaNode,
   TbChangeOriginatorNode,
+  TbMsgTimeseriesNode,
+  TbMsgAttributesNode,
+  TbMsgDeleteAttributesNode,
+  TbCheckRelationNode,
+  TbCreateRelationNode,
+  TbDeleteRelationNode,
+  TbCreateAlarmNode,
+  TbClearAlarmNode,
+  TbDeviceProfileNode,
 ];
 
 export function builtinRegistry(): NodeRegistry {

@@ -47,7 +47,6 @@ describe('rpc-chains command line', function () {
   it('run: prints each step and the outputs', async () => {
     const file = join(EXAMPLES_DIR, 'thingsboard.github.io__docs__transformation-rule-chain.json');
     const msg = { type: 'POST_TELEMETRY_REQUEST', originator: { entityType: 'DEVICE', id: 'd1' }, data: { temperature: 100 } };
-    // The chain's "save time series" node belongs to a later milestone, so run it through a copy without that node.
     const dir = await mkdtemp(join(tmpdir(), 'rc-cli-'));
     const doc = chainDoc('transform', [
       { type: 'org.thingsboard.rule.engine.filter.TbMsgTypeSwitchNode', name: 'switch' },
@@ -61,9 +60,10 @@ describe('rpc-chains command line', function () {
     expect(r.stdout).to.match(/step  \[transform\] "F to C" → Success/);
     expect(r.stdout).to.match(/out   \[transform\] "F to C" on Success: type=POST_TELEMETRY_REQUEST data=\{"temperature":38\}/);
     expect(r.stdout).to.match(/done  success, 2 node steps/);
-    const unsupported = await cli('run', file, '--msg', JSON.stringify(msg));
-    expect(unsupported.code).to.equal(1);
-    expect(unsupported.stderr).to.match(/not supported yet: org\.thingsboard\.rule\.engine\.telemetry\.TbMsgTimeseriesNode/);
+    // The real export saves time series: without Redis that step fails, and says why.
+    const withStore = await cli('run', file, '--msg', JSON.stringify({ ...msg, tenantId: 'tenant-1' }));
+    expect(withStore.code).to.equal(1);
+    expect(withStore.stdout).to.match(/"SaveTS" → Failure .*needs the Redis store/);
   });
 
   it('run: a bad --msg is a clear error', async () => {

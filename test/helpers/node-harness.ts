@@ -113,3 +113,20 @@ export function testMsg(init: Omit<Partial<NewMsg>, 'data'> & { data?: string | 
     data: data === undefined ? '{"temperature":25}' : typeof data === 'string' ? data : JSON.stringify(data),
   });
 }
+
+/**
+ * A store node in a run without Redis (rpc-chains validate/run): it is created (so its
+ * configuration is checked) and each message fails with the reason.
+ */
+export async function expectStoreNeeded<C>(
+  def: RuleNodeDefinition<C>,
+  rawConfig: JsonObject | null,
+  opts: { services?: NodeServices; msg?: TbMsg } = {},
+): Promise<void> {
+  const { node, services } = createNode(def, rawConfig, opts);
+  const result = await runNode(node, opts.msg ?? testMsg({ tenantId: 'tenant-1' }), services);
+  const out = result.outputs[0];
+  if (!out || out.kind !== 'tell' || !out.relations.includes('Failure') || !/needs the Redis store/.test(out.error ?? '')) {
+    throw new Error(`expected a Failure naming the missing store, got ${JSON.stringify(result.outputs.map((o) => (o.kind === 'tell' ? [o.relations, o.error] : o.kind)))}`);
+  }
+}

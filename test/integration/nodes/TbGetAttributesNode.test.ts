@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import { NodeConfigError, type NodeOutput } from '../../../src/engine/node-api.js';
+import { type NodeOutput } from '../../../src/engine/node-api.js';
 import { TbGetAttributesNode } from '../../../src/nodes/enrichment/TbGetAttributesNode.js';
 import { Store } from '../../../src/store/store.js';
-import { createNode, runNode, testServices } from '../../helpers/node-harness.js';
+import { createNode, relationsOf, runNode, testServices } from '../../helpers/node-harness.js';
 import { startStoreFixture, type StoreFixture } from '../../helpers/store-harness.js';
 
 type Tell = Extract<NodeOutput, { kind: 'tell' }>;
@@ -223,7 +223,11 @@ describe('TbGetAttributesNode (store)', () => {
     expect(out.error).to.equal('Connection is closed.');
   });
 
-  it('refuses to start without a store', () => {
-    expect(() => createNode(TbGetAttributesNode, {})).to.throw(NodeConfigError, /needs the Redis store/);
+  it('without a store (rpc-chains validate/run) is created, and fails each message with the reason', async () => {
+    const { node } = createNode(TbGetAttributesNode, { serverAttributeNames: ['a'] });
+    const result = await runNode(node, fx.msg());
+    expect(relationsOf(result)).to.deep.equal(['Failure']);
+    const out = result.outputs[0];
+    expect(out.kind === 'tell' && out.error).to.match(/needs the Redis store/);
   });
 });

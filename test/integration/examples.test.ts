@@ -10,7 +10,8 @@ import { createScriptEngine } from '../../src/engine/script/index.js';
 import type { ScriptEngine } from '../../src/engine/script/script-api.js';
 import { builtinRegistry } from '../../src/nodes/index.js';
 import { exampleFiles, readExample, supportedPart } from '../helpers/examples.js';
-import { testMsg, testServices, type TestServices } from '../helpers/node-harness.js';
+import { testServices, type TestServices } from '../helpers/node-harness.js';
+import { startStoreFixture, type StoreFixture } from '../helpers/store-harness.js';
 import type { NewMsg } from '../../src/msg/tb-msg.js';
 
 const registry = builtinRegistry();
@@ -18,11 +19,16 @@ const registry = builtinRegistry();
 describe('real ThingsBoard exports (../shared/examples/rule-chains)', () => {
   let scripts: ScriptEngine;
   let services: TestServices;
-  before(() => {
+  let fx: StoreFixture;
+  before(async () => {
     scripts = createScriptEngine({ timeoutMs: 500, memoryLimitMb: 32 });
-    services = testServices({ scripts });
+    fx = await startStoreFixture();
+    services = testServices({ scripts, store: fx.store, serviceId: 'test-service' });
   });
-  after(() => scripts.dispose());
+  after(async () => {
+    scripts.dispose();
+    await fx.close();
+  });
 
   it('has example files to test', () => {
     expect(exampleFiles().length).to.be.greaterThan(5);
@@ -49,26 +55,27 @@ describe('real ThingsBoard exports (../shared/examples/rule-chains)', () => {
     const runtime = new ChainRuntime({ services, maxNodeExecutionsPerMessage: 50 });
     runtime.load([imported.chain]);
     const ends: BranchEnd[] = [];
-    const outcome = await runtime.process(testMsg(msg), { chainId: imported.chain.id, onBranchEnd: (e) => ends.push(e) });
+    const outcome = await runtime.process(fx.msg(msg), { chainId: imported.chain.id, onBranchEnd: (e) => ends.push(e) });
     await runtime.close();
     return { outcome, ends };
   }
 
-  it('transformation chain (docs): °F to °C in a JS transform after the type switch', async () => {
+  it('transformation chain (docs): °F to °C in a JS transform, then saved as time series', async () => {
     const { outcome, ends } = await runPart('thingsboard.github.io__docs__transformation-rule-chain.json', 1, { data: { temperature: 100 } });
     expect(outcome.status).to.equal('success');
-    expect(ends).to.have.length(1);
-    expect(ends[0].nodeName).to.equal('°F to °C');
-    expect(ends[0].relations).to.deep.equal(['Success']);
-    expect(JSON.parse(ends[0].msg.data)).to.deep.equal({ temperature: 37.78 });
+    expect(ends.map((e) => [e.nodeName, e.relations.join()])).to.deep.equal([['SaveTS', 'Success']]);
+    const latest = await fx.store.timeseries.getLatest(fx.msg().originator, ['temperature']);
+    expect(latest.temperature.value).to.equal(37.78);
   });
 
-  it('validation chain (docs): the JS filter lets valid temperatures through', async () => {
+  it('validation chain (docs): the JS filter lets valid temperatures through to storage', async () => {
     const file = 'thingsboard.github.io__docs__validation-rule-chain.json';
-    const valid = await runPart(file, 1, { data: { temperature: 20 } });
-    const invalid = await runPart(file, 1, { data: { temperature: 120 } });
-    expect(valid.ends[0].relations).to.deep.equal(['True']);
-    expect(invalid.ends[0].relations).to.deep.equal(['False']);
+    const valid = await runPart(file, 1, { data: { humidity: 20, temperature: 21 } });
+    const invalid = await runPart(file, 1, { data: { humidity: 99, temperature: 120 } });
+    expect(valid.ends.map((e) => e.relations.join())).to.deep.equal(['Success']);
+    expect(invalid.ends.map((e) => e.relations.join())).to.deep.equal(['False']);
+    const latest = await fx.store.timeseries.getLatest(fx.msg().originator, ['humidity']);
+    expect(latest.humidity.value).to.equal(20);
   });
 
   it('RPC tutorial: the transform builds the spin command and the filter accepts it', async () => {
@@ -92,13 +99,14 @@ describe('real ThingsBoard exports (../shared/examples/rule-chains)', () => {
     expect(JSON.parse(ends[0].msg.data)).to.deep.equal({ response: 'requestReceived' });
   });
 
-  it('thermostat alarms (3.1 demo): the JS switch picks the alarm relations', async () => {
-    const { ends } = await runPart('thingsboard__v3.1__demo__rule_chains__thermostat_alarms.json', 4, {
-      data: { temperature: 30, humidity: 50 },
-      metaData: { ss_alarmTemperature: 'true', ss_thresholdTemperature: '25', ss_alarmHumidity: 'true', ss_thresholdHumidity: '60' },
-    });
-    expect(ends).to.have.length(1);
-    expect([...ends[0].relations].sort()).to.deep.equal(['NewHumidityAlarm', 'NewTempAlarm']);
+  it('thermostat alarms (3.1 demo): server attributes, the JS switch, and the alarms it creates', async () => {
+    const device = fx.msg().originator;
+    await fx.store.attributes.save(device, 'SERVER_SCOPE', { alarmTemperature: true, thresholdTemperature: 25, alarmHumidity: true, thresholdHumidity: 60 });
+    const { outcome, ends } = await runPart('thingsboard__v3.1__demo__rule_chains__thermostat_alarms.json', 5, { data: { temperature: 30, humidity: 50 } });
+    expect(outcome.status).to.equal('success');
+    expect(ends.map((e) => e.relations.join()).sort()).to.deep.equal(['Created', 'Created']);
+    const alarms = await fx.store.alarms.listByOriginator(fx.tenant.id.id, device, { pageSize: 10, page: 0 });
+    expect(alarms.data.map((a) => a.type).sort()).to.deep.equal(['High Temperature', 'Low Humidity']);
   });
 
   it('monitoring chain: JS filter, TBEL filter with a.equals(), type switch and log node', async () => {
