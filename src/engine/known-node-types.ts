@@ -11,16 +11,9 @@ const PLANNED = [
   'filter.TbDeviceTypeSwitchNode',
   'filter.TbAssetTypeSwitchNode',
   'filter.TbCheckAlarmStatusNode',
-  'deduplication.TbMsgDeduplicationNode',
-  'action.TbMsgCountNode',
   'action.TbDeviceStateNode',
   'rpc.TbSendRPCRequestNode',
   'rpc.TbSendRPCReplyNode',
-  'debug.TbMsgGeneratorNode',
-  'delay.TbMsgDelayNode',
-  'flow.TbCheckpointNode',
-  'mqtt.TbMqttNode',
-  'rest.TbRestApiCallNode',
 ];
 
 const PE_ONLY = ['transform.TbDuplicateMsgToGroupNode', 'integration.TbIntegrationDownlinkNode'];

@@ -32,6 +32,13 @@ import { TbDeleteRelationNode } from './action/TbDeleteRelationNode.js';
 import { TbCreateAlarmNode } from './action/TbCreateAlarmNode.js';
 import { TbClearAlarmNode } from './action/TbClearAlarmNode.js';
 import { TbDeviceProfileNode } from './action/TbDeviceProfileNode.js';
+import { TbMsgCountNode } from './action/TbMsgCountNode.js';
+import { TbMsgGeneratorNode } from './action/TbMsgGeneratorNode.js';
+import { TbMsgDelayNode } from './action/TbMsgDelayNode.js';
+import { TbMsgDeduplicationNode } from './transform/TbMsgDeduplicationNode.js';
+import { TbCheckpointNode } from './flow/TbCheckpointNode.js';
+import { TbMqttNode } from './external/TbMqttNode.js';
+import { TbRestApiCallNode } from './external/TbRestApiCallNode.js';
 import { TbAckNode } from './flow/TbAckNode.js';
 import { TbRuleChainInputNode } from './flow/TbRuleChainInputNode.js';
 import { TbRuleChainOutputNode } from './flow/TbRuleChainOutputNode.js';
@@ -71,6 +78,13 @@ export const BUILTIN_NODES: readonly RuleNodeDefinition<unknown>[] = [
   TbCreateAlarmNode,
   TbClearAlarmNode,
   TbDeviceProfileNode,
+  TbMsgCountNode,
+  TbMsgGeneratorNode,
+  TbMsgDelayNode,
+  TbMsgDeduplicationNode,
+  TbCheckpointNode,
+  TbMqttNode,
+  TbRestApiCallNode,
 ];
 
 export function builtinRegistry(): NodeRegistry {
