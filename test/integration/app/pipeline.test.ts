@@ -56,4 +56,27 @@ describe('the system: queues into the tenant root chain', function () {
     expect(filtered.filter((e) => e.relations[0] === 'True')).to.have.length(total * 24 / 50);
     expect(seen.filter((e) => e.nodeName === 'ack')).to.have.length(total * 24 / 50);
   });
+
+  it('resumes through the queues a message a node sent on later (delay node), after that node', async () => {
+    const tenant = await system.store.tenants.create({ title: 'Delay tenant' });
+    const doc = chainDoc(
+      'Delayed',
+      [
+        { type: 'org.thingsboard.rule.engine.delay.TbMsgDelayNode', name: 'wait', configuration: { periodInSeconds: 0.05, maxPendingMsgs: 1000 } },
+        { type: 'org.thingsboard.rule.engine.filter.TbJsFilterNode', name: 'after the delay', configuration: { scriptLang: 'JS', jsScript: 'return msg.n >= 0;' } },
+      ],
+      [[0, 1, 'Success']],
+    );
+    await system.chains.importChain(tenant.id.id, doc, { root: true });
+    const seen: TraceEvent[] = [];
+    const sub = system.runtime.trace.events$.subscribe((e) => seen.push(e));
+    const total = 50;
+    for (let i = 0; i < total; i++) {
+      await system.toRuleEngine(newMsg({ type: 'CUSTOM', originator: { entityType: 'DEVICE', id: `d-${i}` }, tenantId: tenant.id.id, data: JSON.stringify({ n: i }) }));
+    }
+    for (let i = 0; i < 200 && seen.filter((e) => e.nodeName === 'after the delay').length < total; i++) await new Promise((r) => setTimeout(r, 25));
+    sub.unsubscribe();
+    expect(seen.filter((e) => e.nodeName === 'wait')).to.have.length(total);
+    expect(seen.filter((e) => e.nodeName === 'after the delay' && e.relations[0] === 'True')).to.have.length(total);
+  });
 });
