@@ -17,6 +17,11 @@ import type { NodeServices } from '../engine/node-api.js';
 import { builtinRegistry } from '../nodes/index.js';
 import { TenantChains } from '../rule-engine/tenant-chains.js';
 import type { TbMsg } from '../msg/tb-msg.js';
+import type { FastifyInstance } from 'fastify';
+import { buildApiApp, createJwtService, type ApiPlugin } from '../api/index.js';
+import { readFile } from 'node:fs/promises';
+import { SHIPPED_ROOT_CHAIN } from './demo.js';
+import type { AddressInfo } from 'node:net';
 
 /** Chains were changed by some process: every rule-engine process reloads that tenant. */
 export const CHAINS_CHANGED_TOPIC = 'rule-engine.chains.changed';
@@ -30,6 +35,10 @@ export interface RunningSystem {
   readonly chains: TenantChains;
   /** Sends a message to the rule-engine queues (what transports and the API call). */
   toRuleEngine(msg: TbMsg): Promise<void>;
+  /** The REST API's port (api role), else null. */
+  readonly httpPort: number | null;
+  /** The REST API app (api role), for tests that call it in-process. */
+  readonly api: FastifyInstance | null;
   /** Tells every process that a tenant's chains changed. */
   announceChainsChanged(tenantId: string): Promise<void>;
   stop(): Promise<void>;
@@ -92,8 +101,31 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
       stops.push(() => consumer.close());
     }
 
+    let api: FastifyInstance | null = null;
+    let httpPort: number | null = null;
+    if (settings.roles.includes('api')) {
+      const jwt = await createJwtService(store);
+      const plugins: ApiPlugin[] = [];
+      api = buildApiApp({
+        store,
+        chains,
+        jwt,
+        toRuleEngine,
+        logger,
+        plugins,
+        defaultRootChain: JSON.parse(await readFile(SHIPPED_ROOT_CHAIN, 'utf8')) as unknown,
+      });
+      await api.listen({ port: settings.httpPort, host: settings.host });
+      const app = api;
+      stops.push(() => app.close());
+      httpPort = (api.server.address() as AddressInfo).port;
+      logger.info(`REST API on http://${settings.host}:${httpPort}`);
+    }
+
     return {
       serviceId,
+      httpPort,
+      api,
       store,
       bus,
       producer,

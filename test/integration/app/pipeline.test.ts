@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import pino from 'pino';
 import { startSystem, type RunningSystem } from '../../../src/app/system.js';
-import { DEFAULT_SETTINGS } from '../../../src/config/settings.js';
+import { testSettings } from '../../helpers/test-settings.js';
 import type { TraceEvent } from '../../../src/engine/trace.js';
 import { newMsg } from '../../../src/msg/tb-msg.js';
 import { chainDoc } from '../../helpers/chain-builder.js';
@@ -15,7 +15,7 @@ describe('the system: queues into the tenant root chain', function () {
 
   before(async () => {
     redis = await startTestRedis();
-    system = await startSystem({ ...DEFAULT_SETTINGS, trace: true }, redis.url, pino({ level: 'silent' }));
+    system = await startSystem(testSettings({ trace: true }), redis.url, pino({ level: 'silent' }));
   });
   after(async () => {
     await system?.stop();
