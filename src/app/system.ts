@@ -22,6 +22,11 @@ import { buildApiApp, createJwtService, type ApiPlugin } from '../api/index.js';
 import { readFile } from 'node:fs/promises';
 import { SHIPPED_ROOT_CHAIN } from './demo.js';
 import type { AddressInfo } from 'node:net';
+import { DeviceAuth } from '../transport/device-auth.js';
+import { SessionRegistry } from '../transport/session-registry.js';
+import { DEFAULT_TRANSPORT_LIMITS, NO_RPC_LISTENER, type TransportContext } from '../transport/transport-api.js';
+import { httpDeviceApi } from '../transport/http/http-device-api.js';
+import { CoapTransport } from '../transport/coap/coap-transport.js';
 
 /** Chains were changed by some process: every rule-engine process reloads that tenant. */
 export const CHAINS_CHANGED_TOPIC = 'rule-engine.chains.changed';
@@ -37,6 +42,9 @@ export interface RunningSystem {
   toRuleEngine(msg: TbMsg): Promise<void>;
   /** The REST API's port (api role), else null. */
   readonly httpPort: number | null;
+  /** The CoAP transport's UDP port (transport role), else null. */
+  readonly coapPort: number | null;
+  readonly sessions: SessionRegistry;
   /** The REST API app (api role), for tests that call it in-process. */
   readonly api: FastifyInstance | null;
   /** Tells every process that a tenant's chains changed. */
@@ -101,11 +109,34 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
       stops.push(() => consumer.close());
     }
 
+    // Device transports: sessions are known across processes through Redis and the bus.
+    const sessions = new SessionRegistry({ redis, bus, logger });
+    stops.push(() => sessions.dispose());
+    const auth = new DeviceAuth(store);
+    const transportCtx: TransportContext = {
+      serviceId,
+      store,
+      toRuleEngine,
+      rpc: NO_RPC_LISTENER,
+      limits: DEFAULT_TRANSPORT_LIMITS,
+      logger,
+    };
+    let coapPort: number | null = null;
+    if (settings.roles.includes('transport')) {
+      const coap = new CoapTransport(transportCtx, { port: settings.coapPort, host: settings.host, sessions, auth });
+      coapPort = await coap.start();
+      stops.push(() => coap.close());
+      stops.push(() => sessions.closeAll('the server is stopping'));
+      logger.info(`CoAP device API on udp ${settings.host}:${coapPort}`);
+    }
+
     let api: FastifyInstance | null = null;
     let httpPort: number | null = null;
     if (settings.roles.includes('api')) {
       const jwt = await createJwtService(store);
       const plugins: ApiPlugin[] = [];
+      // ThingsBoard serves the HTTP device API on the API port.
+      if (settings.roles.includes('transport')) plugins.push({ plugin: httpDeviceApi(transportCtx, { sessions, auth }), name: 'HTTP device API' });
       api = buildApiApp({
         store,
         chains,
@@ -125,6 +156,8 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
     return {
       serviceId,
       httpPort,
+      coapPort,
+      sessions,
       api,
       store,
       bus,
