@@ -11,6 +11,7 @@ import { formatRunReport, runChainFile } from './cli/run-chain.js';
 import { ChainImportError } from './engine/importer/chain-model.js';
 import { msgFromJson } from './msg/tb-msg.js';
 import { startServer } from './server.js';
+import { simulatorCli } from './simulator/index.js';
 
 const USAGE = `rpc-chains: ThingsBoard-compatible rule chains and device RPC
 
@@ -19,6 +20,8 @@ Usage:
   rpc-chains validate FILE...                   import rule-chain exports and report each one
   rpc-chains run CHAIN.json --msg '<TbMsg JSON>' [--with OTHER.json ...]
                                                 run one message through a chain and print every step
+  rpc-chains simulate --token TOKEN [--protocol mqtt|http|coap] [...]
+                                                a simulated device (rpc-chains simulate --help)
 `;
 
 function services(settings: Settings) {
@@ -69,6 +72,8 @@ async function main(argv: string[]): Promise<number> {
         svc.scripts.dispose();
       }
     }
+    case 'simulate':
+      return simulatorCli(rest);
     case 'start':
       await startServer(settings);
       return -1; // keeps running until a signal
