@@ -5,6 +5,7 @@ import { createLogger } from './logging.js';
 import { ensureRedisServer, startEmbeddedRedis, type EmbeddedRedis } from './redis/embedded-redis.js';
 import { redactUrl } from './redis/connection.js';
 import { startSystem } from './app/system.js';
+import { demoInstructions, seedDemo } from './app/demo.js';
 
 export async function startServer(settings: Settings): Promise<void> {
   const logger = createLogger(settings, 'rpc-chains');
@@ -21,6 +22,10 @@ export async function startServer(settings: Settings): Promise<void> {
   } catch (e) {
     await embedded?.stop();
     throw e;
+  }
+  if (settings.demo && settings.roles.includes('api')) {
+    const demo = await seedDemo(system.store, system.chains);
+    if (demo) process.stdout.write(`\n${demoInstructions(demo, { http: system.httpPort ?? settings.httpPort, mqtt: system.mqttPort ?? settings.mqttPort })}\n\n`);
   }
   logger.info(`rpc-chains is running as ${system.serviceId} (roles ${settings.roles.join(', ')}; Redis ${redactUrl(redisUrl)}). Press Ctrl+C to stop.`);
 

@@ -24,9 +24,11 @@ import { SHIPPED_ROOT_CHAIN } from './demo.js';
 import type { AddressInfo } from 'node:net';
 import { DeviceAuth } from '../transport/device-auth.js';
 import { SessionRegistry } from '../transport/session-registry.js';
-import { DEFAULT_TRANSPORT_LIMITS, NO_RPC_LISTENER, type TransportContext } from '../transport/transport-api.js';
+import { DEFAULT_TRANSPORT_LIMITS, type TransportContext } from '../transport/transport-api.js';
 import { httpDeviceApi } from '../transport/http/http-device-api.js';
 import { CoapTransport } from '../transport/coap/coap-transport.js';
+import { DeviceRpcService, RestRpcCalls, RpcCleanupService, rpcSettingsFromEnv } from '../rpc/index.js';
+import { rpcApiPlugin } from '../api/routes/rpc.js';
 
 /** Chains were changed by some process: every rule-engine process reloads that tenant. */
 export const CHAINS_CHANGED_TOPIC = 'rule-engine.chains.changed';
@@ -42,9 +44,12 @@ export interface RunningSystem {
   toRuleEngine(msg: TbMsg): Promise<void>;
   /** The REST API's port (api role), else null. */
   readonly httpPort: number | null;
+  /** The MQTT transport's port (transport role), else null. */
+  readonly mqttPort: number | null;
   /** The CoAP transport's UDP port (transport role), else null. */
   readonly coapPort: number | null;
   readonly sessions: SessionRegistry;
+  readonly rpc: DeviceRpcService;
   /** The REST API app (api role), for tests that call it in-process. */
   readonly api: FastifyInstance | null;
   /** Tells every process that a tenant's chains changed. */
@@ -78,16 +83,38 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
     stops.push(() => producer.close());
     const toRuleEngine = (msg: TbMsg) => producer.send(msg);
 
+    // Device sessions are known across processes through Redis and the bus; the RPC service
+    // talks to them, and stops after the consumer (in-flight messages may still use it).
+    const sessions = new SessionRegistry({ redis, bus, logger });
+    stops.push(() => sessions.dispose());
+    const auth = new DeviceAuth(store);
+    const rpcSettings = rpcSettingsFromEnv();
+    const rpc = new DeviceRpcService({ redis, bus, sessions, toRuleEngine, store, settings: rpcSettings, logger });
+    await rpc.start();
+    stops.push(() => rpc.close());
+    const rpcCleanup = new RpcCleanupService({ store, repo: rpc.repo, settings: rpcSettings, logger });
+    rpcCleanup.start();
+    stops.push(() => rpcCleanup.stop());
+
     const scripts: ScriptEngine = createScriptEngine({ timeoutMs: settings.scriptTimeoutMs, memoryLimitMb: settings.scriptMemoryMb });
     stops.push(() => scripts.dispose());
     const services: NodeServices = {
       scripts,
       store,
       serviceId,
+      rpc,
       logger: { info: (t) => logger.info(t), warn: (t) => logger.warn(t), error: (t) => logger.error(t) },
       now: () => Date.now(),
     };
-    const runtime = new ChainRuntime({ services, maxNodeExecutionsPerMessage: settings.maxRuleNodeExecutionsPerMessage, enqueue: toRuleEngine });
+    const runtime = new ChainRuntime({
+      services,
+      maxNodeExecutionsPerMessage: settings.maxRuleNodeExecutionsPerMessage,
+      // A queued continuation keeps a client-side request open (it is not "unreplied" yet).
+      enqueue: async (msg) => {
+        await rpc.noteClientRpcContinuation(msg);
+        await producer.send(msg);
+      },
+    });
     runtime.trace.enabled = settings.trace;
     stops.push(() => runtime.close());
     const chains = new TenantChains(store, runtime, builtinRegistry(), logger);
@@ -101,7 +128,13 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
         queues: DEFAULT_QUEUES,
         consumerId: serviceId,
         logger,
-        handler: (msg, ctx) => runtime.process(msg, { onAck: ctx.onAck }),
+        handler: (msg, ctx) => {
+          const outcome = runtime.process(msg, { onAck: ctx.onAck });
+          // A client-side request that no reply node answered gets "no reply from rule chain" at
+          // once (beyond-thingsboard #6). Only on success: a failure may still be retried.
+          void outcome.then((o) => (o.status === 'success' ? rpc.answerUnrepliedClientRpc(msg) : undefined)).catch((e: Error) => logger.warn(`client-side RPC answer: ${e.message}`));
+          return outcome;
+        },
         onMsgFailure: (msg, error, queueName) => logger.warn(`queue ${queueName}: message ${msg.id} (${msg.type}) failed: ${error}`),
       });
       await consumer.start();
@@ -109,19 +142,16 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
       stops.push(() => consumer.close());
     }
 
-    // Device transports: sessions are known across processes through Redis and the bus.
-    const sessions = new SessionRegistry({ redis, bus, logger });
-    stops.push(() => sessions.dispose());
-    const auth = new DeviceAuth(store);
     const transportCtx: TransportContext = {
       serviceId,
       store,
       toRuleEngine,
-      rpc: NO_RPC_LISTENER,
+      rpc,
       limits: DEFAULT_TRANSPORT_LIMITS,
       logger,
     };
     let coapPort: number | null = null;
+    const mqttPort: number | null = null;
     if (settings.roles.includes('transport')) {
       const coap = new CoapTransport(transportCtx, { port: settings.coapPort, host: settings.host, sessions, auth });
       coapPort = await coap.start();
@@ -137,6 +167,9 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
       const plugins: ApiPlugin[] = [];
       // ThingsBoard serves the HTTP device API on the API port.
       if (settings.roles.includes('transport')) plugins.push({ plugin: httpDeviceApi(transportCtx, { sessions, auth }), name: 'HTTP device API' });
+      const calls = new RestRpcCalls(bus, toRuleEngine);
+      stops.push(() => calls.close());
+      plugins.push(rpcApiPlugin({ store, rpc, calls, settings: rpcSettings }));
       api = buildApiApp({
         store,
         chains,
@@ -156,8 +189,10 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
     return {
       serviceId,
       httpPort,
+      mqttPort,
       coapPort,
       sessions,
+      rpc,
       api,
       store,
       bus,

@@ -12,8 +12,6 @@ const PLANNED = [
   'filter.TbAssetTypeSwitchNode',
   'filter.TbCheckAlarmStatusNode',
   'action.TbDeviceStateNode',
-  'rpc.TbSendRPCRequestNode',
-  'rpc.TbSendRPCReplyNode',
 ];
 
 const PE_ONLY = ['transform.TbDuplicateMsgToGroupNode', 'integration.TbIntegrationDownlinkNode'];

@@ -2,6 +2,7 @@ import type { SchemaObject } from 'ajv';
 import type { TbMsg } from '../msg/tb-msg.js';
 import type { ScriptEngine } from './script/script-api.js';
 import type { Store } from '../store/store.js';
+import type { DeviceRpcApi } from '../rpc/device-rpc-api.js';
 
 export type NodeCategory = 'FILTER' | 'ENRICHMENT' | 'TRANSFORMATION' | 'ACTION' | 'EXTERNAL' | 'FLOW';
 
@@ -55,14 +56,16 @@ export interface NodeLogger {
 }
 
 /**
- * What nodes may use from the outside world. Later issues add the RPC service here;
- * unit tests build a small one by hand (with a real Store on a test Redis where needed).
+ * What nodes may use from the outside world; unit tests build a small one by hand (with a
+ * real Store on a test Redis where needed).
  */
 export interface NodeServices {
   readonly scripts: ScriptEngine;
   readonly logger: NodeLogger;
   /** The Redis store; absent in pure in-memory runs (`rpc-chains run`), where store nodes refuse to start. */
   readonly store?: Store;
+  /** Device RPC (the RPC call request / reply nodes); absent in runs without Redis. */
+  readonly rpc?: DeviceRpcApi;
   /** This process's service id (metadata of RPC messages, message counts). */
   readonly serviceId?: string;
   now(): number;

@@ -39,6 +39,8 @@ import { TbMsgDeduplicationNode } from './transform/TbMsgDeduplicationNode.js';
 import { TbCheckpointNode } from './flow/TbCheckpointNode.js';
 import { TbMqttNode } from './external/TbMqttNode.js';
 import { TbRestApiCallNode } from './external/TbRestApiCallNode.js';
+import { TbSendRPCRequestNode } from './action/TbSendRPCRequestNode.js';
+import { TbSendRPCReplyNode } from './action/TbSendRPCReplyNode.js';
 import { TbAckNode } from './flow/TbAckNode.js';
 import { TbRuleChainInputNode } from './flow/TbRuleChainInputNode.js';
 import { TbRuleChainOutputNode } from './flow/TbRuleChainOutputNode.js';
@@ -85,6 +87,8 @@ export const BUILTIN_NODES: readonly RuleNodeDefinition<unknown>[] = [
   TbCheckpointNode,
   TbMqttNode,
   TbRestApiCallNode,
+  TbSendRPCRequestNode,
+  TbSendRPCReplyNode,
 ];
 
 export function builtinRegistry(): NodeRegistry {
