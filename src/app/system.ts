@@ -29,6 +29,7 @@ import { httpDeviceApi } from '../transport/http/http-device-api.js';
 import { CoapTransport } from '../transport/coap/coap-transport.js';
 import { DeviceRpcService, RestRpcCalls, RpcCleanupService, rpcSettingsFromEnv } from '../rpc/index.js';
 import { rpcApiPlugin } from '../api/routes/rpc.js';
+import { Metrics, Readiness, healthApiPlugin, startHealthServer } from '../observability/index.js';
 
 /** Chains were changed by some process: every rule-engine process reloads that tenant. */
 export const CHAINS_CHANGED_TOPIC = 'rule-engine.chains.changed';
@@ -79,6 +80,17 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
     await bus.start();
     stops.push(() => bus.close());
 
+    // Operators' view: metrics on a private registry, readiness per role.
+    const metrics = new Metrics({ redis, queues: settings.roles.includes('rule-engine') ? DEFAULT_QUEUES : [], defaultLabels: { service: serviceId } });
+    metrics.start();
+    stops.push(() => metrics.close());
+    const readiness = new Readiness({ redis, bus, roles: settings.roles });
+    if (settings.healthPort !== undefined) {
+      const health = await startHealthServer(settings.healthPort, { host: settings.host, readiness, metrics });
+      // Pushed early, so closed late: it answers 503 while the rest stops.
+      stops.push(() => health.close());
+    }
+
     const producer = new RuleEngineProducer({ redis, queues: DEFAULT_QUEUES });
     stops.push(() => producer.close());
     const toRuleEngine = (msg: TbMsg) => producer.send(msg);
@@ -116,6 +128,7 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
       },
     });
     runtime.trace.enabled = settings.trace;
+    metrics.watchTrace(runtime.trace);
     stops.push(() => runtime.close());
     const chains = new TenantChains(store, runtime, builtinRegistry(), logger);
 
@@ -128,16 +141,18 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
         queues: DEFAULT_QUEUES,
         consumerId: serviceId,
         logger,
-        handler: (msg, ctx) => {
+        handler: metrics.instrumentHandler((msg, ctx) => {
           const outcome = runtime.process(msg, { onAck: ctx.onAck });
           // A client-side request that no reply node answered gets "no reply from rule chain" at
           // once (beyond-thingsboard #6). Only on success: a failure may still be retried.
           void outcome.then((o) => (o.status === 'success' ? rpc.answerUnrepliedClientRpc(msg) : undefined)).catch((e: Error) => logger.warn(`client-side RPC answer: ${e.message}`));
           return outcome;
-        },
+        }),
         onMsgFailure: (msg, error, queueName) => logger.warn(`queue ${queueName}: message ${msg.id} (${msg.type}) failed: ${error}`),
       });
       await consumer.start();
+      metrics.watchConsumer(consumer);
+      readiness.markStarted('rule-engine');
       // Stop taking messages first, so in-flight ones finish with everything else still up.
       stops.push(() => consumer.close());
     }
@@ -158,6 +173,8 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
       stops.push(() => coap.close());
       stops.push(() => sessions.closeAll('the server is stopping'));
       logger.info(`CoAP device API on udp ${settings.host}:${coapPort}`);
+      metrics.watchSessions(() => sessions.countByProtocol());
+      readiness.markStarted('transport');
     }
 
     let api: FastifyInstance | null = null;
@@ -170,6 +187,7 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
       const calls = new RestRpcCalls(bus, toRuleEngine);
       stops.push(() => calls.close());
       plugins.push(rpcApiPlugin({ store, rpc, calls, settings: rpcSettings }));
+      plugins.push(healthApiPlugin({ readiness, metrics }));
       api = buildApiApp({
         store,
         chains,
@@ -184,7 +202,10 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
       stops.push(() => app.close());
       httpPort = (api.server.address() as AddressInfo).port;
       logger.info(`REST API on http://${settings.host}:${httpPort}`);
+      readiness.markStarted('api');
     }
+    // The last pushed runs first on shutdown: say "not ready" before anything closes.
+    stops.push(() => readiness.markStopping());
 
     return {
       serviceId,

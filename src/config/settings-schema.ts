@@ -28,6 +28,8 @@ export interface Settings {
   readonly trace: boolean;
   /** undefined = generated at start. */
   readonly serviceId: string | undefined;
+  /** A separate port for /healthz, /readyz and /metrics (processes without the api role); undefined = none. */
+  readonly healthPort: number | undefined;
 }
 
 export type SettingKey = keyof Settings;
@@ -81,6 +83,7 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   port('HTTP_PORT', 'httpPort'),
   port('MQTT_PORT', 'mqttPort'),
   port('COAP_PORT', 'coapPort'),
+  port('HEALTH_PORT', 'healthPort'),
   {
     key: 'host',
     env: 'HOST',

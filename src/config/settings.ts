@@ -32,6 +32,7 @@ export const DEFAULT_SETTINGS: Settings = Object.freeze({
   maxRuleNodeExecutionsPerMessage: 50,
   trace: false,
   serviceId: undefined,
+  healthPort: undefined,
 });
 
 /** One or more wrong settings; each problem names the variable (or file key) and what is expected. */

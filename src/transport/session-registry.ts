@@ -97,6 +97,13 @@ export class SessionRegistry {
     return this.byId.size;
   }
 
+  /** Local sessions per protocol (a metrics gauge). */
+  countByProtocol(): Record<TransportProtocol, number> {
+    const counts: Record<TransportProtocol, number> = { mqtt: 0, http: 0, coap: 0 };
+    for (const session of this.byId.values()) counts[session.protocol]++;
+    return counts;
+  }
+
   /** Every live session of a device, on any process; entries of dead processes are dropped. */
   async locateAll(deviceId: string): Promise<SessionLocation[]> {
     const raw = await this.opts.redis.hgetall(this.key(deviceId));

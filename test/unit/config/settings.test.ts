@@ -44,6 +44,7 @@ describe('loadSettings', () => {
       maxRuleNodeExecutionsPerMessage: 50,
       trace: false,
       serviceId: undefined,
+      healthPort: undefined,
     });
     expect(s.roles).to.deep.equal(['api', 'transport', 'rule-engine']);
   });
@@ -64,6 +65,7 @@ describe('loadSettings', () => {
       MAX_RULE_NODE_EXECUTIONS_PER_MESSAGE: '0',
       TRACE: 'yes',
       SERVICE_ID: 'rpc-chains-1',
+      HEALTH_PORT: '9100',
     });
     expect(s).to.deep.equal({
       redisUrl: 'redis://redis.local:6380/2',
@@ -80,6 +82,7 @@ describe('loadSettings', () => {
       maxRuleNodeExecutionsPerMessage: 0,
       trace: true,
       serviceId: 'rpc-chains-1',
+      healthPort: 9100,
     });
   });
 
