@@ -27,7 +27,8 @@ import { SessionRegistry } from '../transport/session-registry.js';
 import { DEFAULT_TRANSPORT_LIMITS, type TransportContext } from '../transport/transport-api.js';
 import { httpDeviceApi } from '../transport/http/http-device-api.js';
 import { CoapTransport } from '../transport/coap/coap-transport.js';
-import { DeviceRpcService, RestRpcCalls, RpcCleanupService, rpcSettingsFromEnv } from '../rpc/index.js';
+import { DeviceRpcService, RestRpcCalls, RpcCleanupService, rpcSettingsFromEnv, type DeviceRpcApi } from '../rpc/index.js';
+import { performance } from 'node:perf_hooks';
 import { rpcApiPlugin } from '../api/routes/rpc.js';
 import { Metrics, Readiness, healthApiPlugin, startHealthServer } from '../observability/index.js';
 
@@ -101,7 +102,7 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
     stops.push(() => sessions.dispose());
     const auth = new DeviceAuth(store);
     const rpcSettings = rpcSettingsFromEnv();
-    const rpc = new DeviceRpcService({ redis, bus, sessions, toRuleEngine, store, settings: rpcSettings, logger });
+    const rpc = new DeviceRpcService({ redis, bus, sessions, toRuleEngine, store, settings: rpcSettings, logger, onStatus: (status) => metrics.rpcStatus(status) });
     await rpc.start();
     stops.push(() => rpc.close());
     const rpcCleanup = new RpcCleanupService({ store, repo: rpc.repo, settings: rpcSettings, logger });
@@ -114,7 +115,7 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
       scripts,
       store,
       serviceId,
-      rpc,
+      rpc: timedRpc(rpc, metrics),
       logger: { info: (t) => logger.info(t), warn: (t) => logger.warn(t), error: (t) => logger.error(t) },
       now: () => Date.now(),
     };
@@ -230,4 +231,19 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
     await stop();
     throw e;
   }
+}
+
+/** The RPC service as nodes see it, with each command's round trip recorded in the latency histogram. */
+function timedRpc(rpc: DeviceRpcApi, metrics: Metrics): DeviceRpcApi {
+  return {
+    sendToDevice: async (request) => {
+      const started = performance.now();
+      const outcome = await rpc.sendToDevice(request);
+      metrics.observeRpcLatency((performance.now() - started) / 1000, request.persisted ? 'persistent' : request.oneway ? 'oneway' : 'twoway');
+      return outcome;
+    },
+    sendToServerRpcReply: (...args) => rpc.sendToServerRpcReply(...args),
+    answerRestCall: (...args) => rpc.answerRestCall(...args),
+    expectClientRpcContinuation: (...args) => rpc.expectClientRpcContinuation(...args),
+  };
 }

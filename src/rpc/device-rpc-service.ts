@@ -43,7 +43,7 @@ import { OutcomeWaiters } from './outcome-waiters.js';
 import { rpcEventMsg, storeRouteResolver, type DeviceRoute, type DeviceRouteResolver } from './rpc-events.js';
 import { RpcRepository } from './rpc-repository.js';
 import { withRpcDefaults, type RpcSettings } from './rpc-settings.js';
-import { isFinalStatus, type Rpc, type RpcOutcome, type StoredRpc, type ToDeviceRpc } from './rpc-types.js';
+import { isFinalStatus, type Rpc, type RpcOutcome, type RpcStatus, type StoredRpc, type ToDeviceRpc } from './rpc-types.js';
 
 /** Forwards of one operation before it is given up (ownership moving back and forth). */
 const MAX_HOPS = 5;
@@ -68,6 +68,8 @@ export interface DeviceRpcServiceOptions {
   /** Key prefix, the store's (default 'rc'). */
   readonly keyPrefix?: string;
   readonly logger?: RpcLogger;
+  /** Told of every persistent-RPC status change (a metrics counter). */
+  readonly onStatus?: (status: RpcStatus) => void;
   readonly now?: () => number;
 }
 
@@ -477,6 +479,7 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
 
   /** Queues RPC_<STATUS> in the order the changes happened. */
   private emit(rpc: Rpc): void {
+    this.opts.onStatus?.(rpc.status);
     this.emitTail = this.emitTail.then(async () => {
       try {
         const route = await this.routeOf(rpc.tenantId.id, rpc.deviceId.id).catch(() => NO_ROUTE);
