@@ -27,6 +27,7 @@ import { SessionRegistry } from '../transport/session-registry.js';
 import { DEFAULT_TRANSPORT_LIMITS, type TransportContext } from '../transport/transport-api.js';
 import { httpDeviceApi } from '../transport/http/http-device-api.js';
 import { CoapTransport } from '../transport/coap/coap-transport.js';
+import { MqttTransport } from '../transport/mqtt/mqtt-transport.js';
 import { DeviceRpcService, RestRpcCalls, RpcCleanupService, rpcSettingsFromEnv, type DeviceRpcApi } from '../rpc/index.js';
 import { performance } from 'node:perf_hooks';
 import { rpcApiPlugin } from '../api/routes/rpc.js';
@@ -167,8 +168,12 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
       logger,
     };
     let coapPort: number | null = null;
-    const mqttPort: number | null = null;
+    let mqttPort: number | null = null;
     if (settings.roles.includes('transport')) {
+      const mqtt = new MqttTransport(transportCtx, { port: settings.mqttPort, host: settings.host, sessions, auth });
+      mqttPort = await mqtt.start();
+      stops.push(() => mqtt.close());
+      logger.info(`MQTT device API on ${settings.host}:${mqttPort}`);
       const coap = new CoapTransport(transportCtx, { port: settings.coapPort, host: settings.host, sessions, auth });
       coapPort = await coap.start();
       stops.push(() => coap.close());
