@@ -9,6 +9,7 @@ deps=(
   "redis-server:redis-server"       # the embedded Redis (no REDIS_URL) and integration tests
   "mosquitto_pub:mosquitto-clients" # MQTT end-to-end tests and sending commands by hand
   "mosquitto:mosquitto"             # an external broker for the MQTT node's tests
+  "chromium:chromium"               # dashboard browser tests (playwright-core drives it)
   "python3:python3"                 # node-gyp, when isolated-vm has no prebuilt binary
   "make:make"                       # "
   "g++:g++"                         # "

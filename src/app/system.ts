@@ -17,7 +17,7 @@ import type { NodeServices } from '../engine/node-api.js';
 import { builtinRegistry } from '../nodes/index.js';
 import { TenantChains } from '../rule-engine/tenant-chains.js';
 import type { TbMsg } from '../msg/tb-msg.js';
-import type { FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { buildApiApp, createJwtService, type ApiPlugin } from '../api/index.js';
 import { readFile } from 'node:fs/promises';
 import { SHIPPED_ROOT_CHAIN } from './demo.js';
@@ -32,6 +32,9 @@ import { DeviceRpcService, RestRpcCalls, RpcCleanupService, rpcSettingsFromEnv, 
 import { performance } from 'node:perf_hooks';
 import { rpcApiPlugin } from '../api/routes/rpc.js';
 import { Metrics, Readiness, healthApiPlugin, startHealthServer } from '../observability/index.js';
+import { dashboardPlugin } from '../api/routes/dashboard.js';
+import { sessionsOf } from '../dashboard/live-events.js';
+import { Subject } from 'rxjs';
 
 /** Chains were changed by some process: every rule-engine process reloads that tenant. */
 export const CHAINS_CHANGED_TOPIC = 'rule-engine.chains.changed';
@@ -45,7 +48,7 @@ export interface RunningSystem {
   readonly chains: TenantChains;
   /** Sends a message to the rule-engine queues (what transports and the API call). */
   toRuleEngine(msg: TbMsg): Promise<void>;
-  /** The REST API's port (api role), else null. */
+  /** The REST API's port (api role); with transport but not api, the HTTP device API's; else null. */
   readonly httpPort: number | null;
   /** The MQTT transport's port (transport role), else null. */
   readonly mqttPort: number | null;
@@ -103,7 +106,14 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
     stops.push(() => sessions.dispose());
     const auth = new DeviceAuth(store);
     const rpcSettings = rpcSettingsFromEnv();
-    const rpc = new DeviceRpcService({ redis, bus, sessions, toRuleEngine, store, settings: rpcSettings, logger, onStatus: (status) => metrics.rpcStatus(status) });
+    // RPC_* events also feed the dashboard's live persistent-RPC table.
+    const rpcEvents$ = new Subject<TbMsg>();
+    stops.push(() => rpcEvents$.complete());
+    const rpcToRuleEngine = (msg: TbMsg) => {
+      if (msg.type.startsWith('RPC_')) rpcEvents$.next(msg);
+      return toRuleEngine(msg);
+    };
+    const rpc = new DeviceRpcService({ redis, bus, sessions, toRuleEngine: rpcToRuleEngine, store, settings: rpcSettings, logger, onStatus: (status) => metrics.rpcStatus(status) });
     await rpc.start();
     stops.push(() => rpc.close());
     const rpcCleanup = new RpcCleanupService({ store, repo: rpc.repo, settings: rpcSettings, logger });
@@ -135,9 +145,10 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
     const chains = new TenantChains(store, runtime, builtinRegistry(), logger);
 
     if (settings.roles.includes('rule-engine')) {
-      await chains.loadAll();
+      // Listen before loading: a change announced while loadAll runs must not be missed.
       const offChanged = bus.on<{ tenantId: string }>(CHAINS_CHANGED_TOPIC, ({ tenantId }) => void chains.loadTenant(tenantId));
       stops.push(offChanged);
+      await chains.loadAll();
       const consumer = new RuleEngineConsumer({
         redisUrl,
         queues: DEFAULT_QUEUES,
@@ -185,6 +196,26 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
 
     let api: FastifyInstance | null = null;
     let httpPort: number | null = null;
+    if (settings.roles.includes('transport') && !settings.roles.includes('api')) {
+      // A transport process without the api role serves the HTTP device API (and the health routes)
+      // on HTTP_PORT by itself: devices keep ThingsBoard's /api/v1/{token}/... paths.
+      const deviceApi = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }) });
+      await deviceApi.register(httpDeviceApi(transportCtx, { sessions, auth }));
+      await deviceApi.register(healthApiPlugin({ readiness, metrics }).plugin);
+      await deviceApi.listen({ port: settings.httpPort, host: settings.host });
+      stops.push(() => deviceApi.close());
+      httpPort = (deviceApi.server.address() as AddressInfo).port;
+      logger.info(`HTTP device API on http://${settings.host}:${httpPort}`);
+    }
+    /** Tells the other processes (the rule-engine ones reload) that a tenant's chains changed here. */
+    const announced = async <T>(result: T, tenantId: string): Promise<T> => {
+      try {
+        for (const id of await bus.aliveServices()) if (id !== serviceId) await bus.send(id, CHAINS_CHANGED_TOPIC, { tenantId });
+      } catch (e) {
+        logger.warn(`announcing the chains of tenant ${tenantId}: ${(e as Error).message}`);
+      }
+      return result;
+    };
     if (settings.roles.includes('api')) {
       const jwt = await createJwtService(store);
       const plugins: ApiPlugin[] = [];
@@ -194,9 +225,14 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
       stops.push(() => calls.close());
       plugins.push(rpcApiPlugin({ store, rpc, calls, settings: rpcSettings }));
       plugins.push(healthApiPlugin({ readiness, metrics }));
+      plugins.push({ name: 'dashboard', plugin: dashboardPlugin({ trace$: runtime.trace.events$, rpcEvents$, sessions: sessionsOf(sessions), store }) });
       api = buildApiApp({
         store,
-        chains,
+        // Chains changed here are reloaded by the rule-engine processes too.
+        chains: {
+          importChain: async (...args) => announced(await chains.importChain(...args), args[0]),
+          setRoot: async (...args) => announced(await chains.setRoot(...args), args[0]),
+        },
         jwt,
         toRuleEngine,
         logger,
