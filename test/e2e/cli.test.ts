@@ -37,11 +37,13 @@ describe('rpc-chains command line', function () {
     expect(lines[1]).to.match(new RegExp(`^ERROR ${bad}: /metadata/nodes/0/configuration/jsScript \\(node #0 "broken"\\): .*line 1`));
   });
 
-  it('validate: the real exports report only nodes of later milestones', async () => {
-    const r = await cli('validate', ...exampleFiles());
+  it('validate: every real export and every shipped chain is OK', async () => {
+    const shipped = ['root_rule_chain.json', 'device_to_related_device.json', 'persistent_rpc_events.json'].map((f) => fileURLToPath(new URL(`../../rule-chains/${f}`, import.meta.url)));
+    const r = await cli('validate', ...exampleFiles(), ...shipped);
+    expect(r.code, r.stdout).to.equal(0);
     const lines = r.stdout.trim().split('\n');
-    expect(lines).to.have.length(exampleFiles().length);
-    for (const line of lines) expect(line).to.match(/^OK |: not supported yet: /);
+    expect(lines).to.have.length(exampleFiles().length + shipped.length);
+    for (const line of lines) expect(line).to.match(/^OK .+ nodes=\d+ connections=\d+$/);
   });
 
   it('run: prints each step and the outputs', async () => {
