@@ -371,7 +371,8 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
       const owner = await this.repo.ownerOf(deviceId);
       if (owner === null) {
         // Without an owner nothing is pending in memory anywhere: these change nothing.
-        if (op.kind === 'unsubscribe' || op.kind === 'sessionClosed' || op.kind === 'remove') return { kind: 'skip' };
+        // A late delivery report (MQTT.js may PUBACK after its reply) is one too.
+        if (op.kind === 'unsubscribe' || op.kind === 'sessionClosed' || op.kind === 'remove' || op.kind === 'status') return { kind: 'skip' };
         if (await this.repo.takeOwnership(deviceId, this.serviceId, null)) return { kind: 'mine' };
         continue;
       }
