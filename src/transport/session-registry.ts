@@ -3,7 +3,7 @@
 // subscribed session, and a new exclusive session can close older ones, also on other processes.
 import type { Redis } from 'ioredis';
 import type { ServiceBus } from '../queue/service-bus.js';
-import type { DeviceSession, TransportProtocol } from './transport-api.js';
+import type { AttributeUpdate, DeviceSession, TransportProtocol } from './transport-api.js';
 
 /** The Redis entry of one session. */
 export interface SessionLocation {
@@ -15,6 +15,12 @@ export interface SessionLocation {
 }
 
 export const SESSION_CLOSE_TOPIC = 'transport.session.close';
+export const ATTRIBUTE_UPDATE_TOPIC = 'transport.attributes.update';
+
+interface AttributeUpdateRequest {
+  readonly deviceId: string;
+  readonly update: AttributeUpdate;
+}
 
 interface CloseRequest {
   readonly deviceId: string;
@@ -34,10 +40,12 @@ export class SessionRegistry {
   private readonly byDevice = new Map<string, Set<DeviceSession>>();
   private readonly prefix: string;
   private readonly unsubscribe: () => void;
+  private readonly unsubscribeUpdates: () => void;
 
   constructor(private readonly opts: SessionRegistryOptions) {
     this.prefix = opts.keyPrefix ?? 'rc';
     this.unsubscribe = opts.bus.on<CloseRequest>(SESSION_CLOSE_TOPIC, (req) => this.byId.get(req.sessionId)?.close(req.reason));
+    this.unsubscribeUpdates = opts.bus.on<AttributeUpdateRequest>(ATTRIBUTE_UPDATE_TOPIC, (req) => this.updateLocal(req.deviceId, req.update));
   }
 
   get serviceId(): string {
@@ -116,6 +124,22 @@ export class SessionRegistry {
     return out.sort((a, b) => b.since - a.since);
   }
 
+  /**
+   * Pushes a shared-attribute change to every session of the device, wherever it is (a
+   * session that did not subscribe to attribute updates ignores it).
+   */
+  async pushAttributeUpdate(deviceId: string, update: AttributeUpdate): Promise<void> {
+    const services = new Set((await this.locateAll(deviceId)).map((l) => l.serviceId));
+    for (const serviceId of services) {
+      if (serviceId === this.serviceId) this.updateLocal(deviceId, update);
+      else await this.opts.bus.send(serviceId, ATTRIBUTE_UPDATE_TOPIC, { deviceId, update } satisfies AttributeUpdateRequest);
+    }
+  }
+
+  private updateLocal(deviceId: string, update: AttributeUpdate): void {
+    for (const session of this.byDevice.get(deviceId) ?? []) session.sendAttributeUpdate(update);
+  }
+
   /** Closes every local session (shutdown). */
   closeAll(reason: string): void {
     for (const session of [...this.byId.values()]) session.close(reason);
@@ -123,6 +147,7 @@ export class SessionRegistry {
 
   dispose(): void {
     this.unsubscribe();
+    this.unsubscribeUpdates();
   }
 
   private async write(session: DeviceSession): Promise<void> {

@@ -3,6 +3,7 @@
 import { expect } from 'chai';
 import pino from 'pino';
 import { request as coapRequest } from 'coap';
+import mqtt from 'mqtt';
 import { startSystem, type RunningSystem } from '../../../src/app/system.js';
 import { chainDoc } from '../../helpers/chain-builder.js';
 import { startTestRedis, type TestRedis } from '../../helpers/redis-server.js';
@@ -74,5 +75,22 @@ describe('system: device telemetry end to end', function () {
     });
     expect(code).to.equal('2.01');
     expect(await latest('humidity')).to.equal('61');
+  });
+
+  it('MQTT: a shared attribute saved through the REST API reaches the subscribed device', async () => {
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${system.mqttPort}`, { username: 'E2E_TOKEN', reconnectPeriod: 0 });
+    try {
+      await client.subscribeAsync('v1/devices/me/attributes', { qos: 1 });
+      const received = new Promise<string>((resolve) => client.on('message', (topic, payload) => topic === 'v1/devices/me/attributes' && resolve(payload.toString())));
+      const r = await fetch(`${base()}/api/plugins/telemetry/DEVICE/${deviceId}/SHARED_SCOPE`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-Authorization': `Bearer ${jwt}` },
+        body: JSON.stringify({ targetTemperature: 22 }),
+      });
+      expect(r.status).to.equal(200);
+      expect(JSON.parse(await received)).to.deep.equal({ targetTemperature: 22 });
+    } finally {
+      await client.endAsync();
+    }
   });
 });
