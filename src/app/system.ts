@@ -168,6 +168,9 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
       readiness.markStarted('rule-engine');
       // Stop taking messages first, so in-flight ones finish with everything else still up.
       stops.push(() => consumer.close());
+    } else {
+      // Only rule-engine processes run chains; the others take the announcement quietly.
+      stops.push(bus.on(CHAINS_CHANGED_TOPIC, () => undefined));
     }
 
     const transportCtx: TransportContext = {
@@ -175,17 +178,17 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
       store,
       toRuleEngine,
       rpc,
-      limits: DEFAULT_TRANSPORT_LIMITS,
+      limits: { ...DEFAULT_TRANSPORT_LIMITS, clientSideRpcTimeoutMs: settings.clientSideRpcTimeoutMs },
       logger,
     };
     let coapPort: number | null = null;
     let mqttPort: number | null = null;
     if (settings.roles.includes('transport')) {
-      const mqtt = new MqttTransport(transportCtx, { port: settings.mqttPort, host: settings.host, sessions, auth });
+      const mqtt = new MqttTransport(transportCtx, { port: settings.mqttPort, host: settings.host, sessions, auth, ackTimeoutMs: settings.mqttTimeoutMs });
       mqttPort = await mqtt.start();
       stops.push(() => mqtt.close());
       logger.info(`MQTT device API on ${settings.host}:${mqttPort}`);
-      const coap = new CoapTransport(transportCtx, { port: settings.coapPort, host: settings.host, sessions, auth });
+      const coap = new CoapTransport(transportCtx, { port: settings.coapPort, host: settings.host, sessions, auth, timeoutMs: settings.coapTimeoutMs });
       coapPort = await coap.start();
       stops.push(() => coap.close());
       stops.push(() => sessions.closeAll('the server is stopping'));
@@ -237,6 +240,9 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
         toRuleEngine,
         logger,
         plugins,
+        // A shared-attribute change reaches the device's sessions on their attribute-update topic.
+        onSharedAttributesChanged: (_tenantId, deviceId, values) => sessions.pushAttributeUpdate(deviceId, { shared: values }),
+        onSharedAttributesDeleted: (_tenantId, deviceId, keys) => sessions.pushAttributeUpdate(deviceId, { deleted: keys }),
         defaultRootChain: JSON.parse(await readFile(SHIPPED_ROOT_CHAIN, 'utf8')) as unknown,
       });
       await api.listen({ port: settings.httpPort, host: settings.host });

@@ -30,6 +30,12 @@ export interface Settings {
   readonly serviceId: string | undefined;
   /** A separate port for /healthz, /readyz and /metrics (processes without the api role); undefined = none. */
   readonly healthPort: number | undefined;
+  /** How long a QoS 1 command waits for the device's PUBACK (ThingsBoard MQTT_TIMEOUT). */
+  readonly mqttTimeoutMs: number;
+  /** How long a CON notification waits for its ACK (ThingsBoard COAP_TIMEOUT). */
+  readonly coapTimeoutMs: number;
+  /** How long a device's client-side request waits for the rule chain (ThingsBoard CLIENT_SIDE_RPC_TIMEOUT). */
+  readonly clientSideRpcTimeoutMs: number;
 }
 
 export type SettingKey = keyof Settings;
@@ -56,6 +62,14 @@ const port = (env: string, key: SettingKey): SettingSpec => ({
   expected: 'must be an integer from 0 to 65535',
 });
 
+const millis = (env: string, key: SettingKey): SettingSpec => ({
+  key,
+  env,
+  kind: 'integer',
+  schema: { type: 'integer', minimum: 1, maximum: 86_400_000 },
+  expected: 'must be an integer from 1 to 86400000 (milliseconds)',
+});
+
 const flag = (env: string, key: SettingKey): SettingSpec => ({
   key,
   env,
@@ -70,8 +84,10 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
     key: 'redisUrl',
     env: 'REDIS_URL',
     kind: 'string',
-    schema: { type: 'string', pattern: '^rediss?://\\S+$' },
-    expected: 'must be a redis:// or rediss:// URL (leave unset for the embedded redis-server)',
+    // One Redis, or a Redis Cluster by its seed nodes (src/redis/connection.ts reads both).
+    schema: { type: 'string', pattern: '^(rediss?://\\S+|rediss?-cluster://([^@/\\s]*@)?[^@/,\\s]+(,[^@/,\\s]+)*/?)$' },
+    expected:
+      'must be a redis:// or rediss:// URL, or redis-cluster://host:port,host:port,... (rediss-cluster:// with TLS) for a Redis Cluster (leave unset for the embedded redis-server)',
   },
   {
     key: 'dataDir',
@@ -130,6 +146,9 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
     expected: 'must be an integer >= 0 (0 = unlimited)',
   },
   flag('TRACE', 'trace'),
+  millis('MQTT_TIMEOUT', 'mqttTimeoutMs'),
+  millis('COAP_TIMEOUT', 'coapTimeoutMs'),
+  millis('CLIENT_SIDE_RPC_TIMEOUT', 'clientSideRpcTimeoutMs'),
   {
     // Becomes part of Redis keys and channel names, so keep it to a safe alphabet.
     key: 'serviceId',

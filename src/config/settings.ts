@@ -33,6 +33,9 @@ export const DEFAULT_SETTINGS: Settings = Object.freeze({
   trace: false,
   serviceId: undefined,
   healthPort: undefined,
+  mqttTimeoutMs: 10_000,
+  coapTimeoutMs: 10_000,
+  clientSideRpcTimeoutMs: 60_000,
 });
 
 /** One or more wrong settings; each problem names the variable (or file key) and what is expected. */

@@ -45,6 +45,9 @@ describe('loadSettings', () => {
       trace: false,
       serviceId: undefined,
       healthPort: undefined,
+      mqttTimeoutMs: 10000,
+      coapTimeoutMs: 10000,
+      clientSideRpcTimeoutMs: 60000,
     });
     expect(s.roles).to.deep.equal(['api', 'transport', 'rule-engine']);
   });
@@ -66,6 +69,9 @@ describe('loadSettings', () => {
       TRACE: 'yes',
       SERVICE_ID: 'rpc-chains-1',
       HEALTH_PORT: '9100',
+      MQTT_TIMEOUT: '2000',
+      COAP_TIMEOUT: '3000',
+      CLIENT_SIDE_RPC_TIMEOUT: '4000',
     });
     expect(s).to.deep.equal({
       redisUrl: 'redis://redis.local:6380/2',
@@ -83,6 +89,9 @@ describe('loadSettings', () => {
       trace: true,
       serviceId: 'rpc-chains-1',
       healthPort: 9100,
+      mqttTimeoutMs: 2000,
+      coapTimeoutMs: 3000,
+      clientSideRpcTimeoutMs: 4000,
     });
   });
 
