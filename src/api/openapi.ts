@@ -38,7 +38,7 @@ export function installOpenApi(app: FastifyInstance, info: OpenApiInfo): void {
     const methods = (Array.isArray(route.method) ? route.method : [route.method]).filter((m) => m !== 'HEAD' && m !== 'OPTIONS');
     const schema = (route.schema ?? {}) as Record<string, unknown>;
     if (schema.hide === true || route.url === DOCUMENT_PATH) return;
-    for (const method of methods) routes.push({ method: method.toLowerCase(), path: openApiPath(route.url), schema, roles: rolesOf(route.preHandler) });
+    for (const method of methods) routes.push({ method: method.toLowerCase(), path: openApiPath(route.url), schema, roles: rolesOf(route.onRequest ?? route.preHandler) });
   });
   let cached: unknown;
   app.get(DOCUMENT_PATH, { schema: { hide: true } }, async () => (cached ??= buildDocument(info, routes)));

@@ -1,6 +1,7 @@
 // The REST side of server-side RPC (spec/rpc.md §2.3–§2.5, §3), without HTTP: the body rules, the
 // RPC_CALL_FROM_SERVER_TO_DEVICE message, the wait for its outcome (which comes back over the service
 // bus from whichever process ran the RPC request node), and outcome → HTTP status.
+import { jsonTooDeep } from '../msg/json-depth.js';
 import { randomUUID } from 'node:crypto';
 import { MsgType } from '../msg/msg-types.js';
 import { newMsg, type TbMsg } from '../msg/tb-msg.js';
@@ -71,6 +72,7 @@ export function parseRpcBody(text: string, settings: RpcSettings, now: number = 
   } catch {
     throw new RpcBodyError('invalid', 'Invalid request body');
   }
+  if (jsonTooDeep(body)) throw new RpcBodyError('invalid', 'Invalid request body');
   if (typeof body !== 'object' || body === null || Array.isArray(body) || !('method' in body)) {
     // ThingsBoard: rpcRequestBody.get("method").asText() throws a NullPointerException → 500.
     throw new RpcBodyError('noMethod', 'Method is not present in the request body');

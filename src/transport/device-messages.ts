@@ -3,6 +3,7 @@
 import { MsgType } from '../msg/msg-types.js';
 import { isPlainObject, newMsg, type TbMsg } from '../msg/tb-msg.js';
 import type { DeviceIdentity } from './transport-api.js';
+import { jsonTooDeep, MAX_JSON_DEPTH } from '../msg/json-depth.js';
 
 /** A payload that is not what the device API accepts; the transports answer it with their protocol's "bad request". */
 export class DevicePayloadError extends Error {
@@ -27,11 +28,14 @@ function base(device: DeviceIdentity, type: string, data: unknown, metaData: Rec
 }
 
 export function parseJsonPayload(text: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch (e) {
     throw new DevicePayloadError(`payload is not valid JSON: ${(e as Error).message}`);
   }
+  if (jsonTooDeep(value)) throw new DevicePayloadError(`payload is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  return value;
 }
 
 /**

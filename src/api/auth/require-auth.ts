@@ -1,4 +1,5 @@
-// The preHandler that guards a route: a valid access token (X-Authorization or Authorization,
+// The onRequest hook that guards a route (before body parsing and validation, so a caller without
+// a token learns nothing of the route and costs no parsing): a valid access token (X-Authorization or Authorization,
 // "Bearer <jwt>") and one of the allowed authorities, as ThingsBoard's @PreAuthorize.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authenticationFailed, permissionDenied } from '../errors.js';
@@ -9,6 +10,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Verifies access tokens for requireAuth(); decorated by buildApiApp. */
     readonly apiJwt: JwtService;
+    /** Whether the token's user still exists: a deleted user's token stops at once. */
+    readonly apiUserExists: (user: AuthUser) => Promise<boolean>;
   }
 }
 
@@ -22,13 +25,14 @@ export interface AuthPreHandler {
 
 const guards = new WeakSet<object>();
 
-/** `preHandler: requireAuth(['TENANT_ADMIN', 'CUSTOMER_USER'])`; then `currentUser(request)`. */
+/** `onRequest: requireAuth(['TENANT_ADMIN', 'CUSTOMER_USER'])`; then `currentUser(request)`. */
 export function requireAuth(roles: readonly Authority[] = ALL_AUTHORITIES): AuthPreHandler {
   const allowed = [...roles];
   const guard = async function requireAuthGuard(request: FastifyRequest): Promise<void> {
     const token = bearerToken(request);
     if (token === undefined) throw authenticationFailed();
     const user = await request.server.apiJwt.verifyAccess(token);
+    if (!(await request.server.apiUserExists(user))) throw authenticationFailed();
     if (!allowed.includes(user.authority)) throw permissionDenied();
     request.user = user;
   };
@@ -51,8 +55,9 @@ export function currentUser(request: FastifyRequest): AuthUser {
 }
 
 /** Decorates the instance so requireAuth() guards can find the verifier, and `request.user`. */
-export function installAuth(app: FastifyInstance, jwt: JwtService): void {
+export function installAuth(app: FastifyInstance, jwt: JwtService, userExists: (user: AuthUser) => Promise<boolean>): void {
   app.decorate('apiJwt', jwt);
+  app.decorate('apiUserExists', userExists);
   app.decorateRequest('user', null);
 }
 

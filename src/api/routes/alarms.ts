@@ -54,7 +54,7 @@ export function alarmRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.get<{ Params: { entityType: EntityType; entityId: string }; Querystring: ListQuery }>(
       '/api/alarm/:entityType/:entityId',
       {
-        preHandler: requireAuth(['TENANT_ADMIN', 'CUSTOMER_USER']),
+        onRequest: requireAuth(['TENANT_ADMIN', 'CUSTOMER_USER']),
         schema: {
           tags: ['alarm'],
           summary: "Page of an entity's alarms, newest first",
@@ -79,7 +79,7 @@ export function alarmRoutes(ctx: ApiContext): FastifyPluginAsync {
       app.post<{ Params: { alarmId: string } }>(
         `/api/alarm/:alarmId/${action}`,
         {
-          preHandler: requireAuth(['TENANT_ADMIN', 'CUSTOMER_USER']),
+          onRequest: requireAuth(['TENANT_ADMIN', 'CUSTOMER_USER']),
           schema: {
             tags: ['alarm'],
             summary: action === 'ack' ? 'Acknowledge an alarm' : 'Clear an alarm',

@@ -25,14 +25,14 @@ export function authRoutes(ctx: ApiContext): FastifyPluginAsync {
           body: {
             type: 'object',
             required: ['username', 'password'],
-            properties: { username: { type: 'string', minLength: 1 }, password: { type: 'string' } },
+            properties: { username: { type: 'string', minLength: 1, maxLength: 255 }, password: { type: 'string', maxLength: 1024 } },
           },
           response: { 200: tokenPair, ...errorResponses(400, 401, 429) },
         },
       },
       async (request) => {
         const { username, password } = request.body;
-        const locked = await throttle.lockedFor(username);
+        const locked = await throttle.beginAttempt(username);
         if (locked > 0) throw lockedOut(locked);
         const user = await store.users.authenticate(username, password);
         if (user === null) {
@@ -67,7 +67,7 @@ export function authRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.get(
       '/api/auth/user',
       {
-        preHandler: requireAuth(),
+        onRequest: requireAuth(),
         schema: { tags: ['auth'], summary: 'The user the token belongs to', response: { 200: userSchema, ...errorResponses(401) } },
       },
       async (request) => {

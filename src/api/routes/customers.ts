@@ -27,7 +27,7 @@ export function customerRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.post<{ Body: CustomerBody }>(
       '/api/customer',
       {
-        preHandler: requireAuth(['TENANT_ADMIN']),
+        onRequest: requireAuth(['TENANT_ADMIN']),
         schema: {
           tags: ['customer'],
           summary: 'Create a customer (no id) or update one (id given); the title is unique in the tenant',
@@ -58,7 +58,7 @@ export function customerRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.get<{ Params: { customerId: string } }>(
       '/api/customer/:customerId',
       {
-        preHandler: requireAuth(['TENANT_ADMIN', 'CUSTOMER_USER']),
+        onRequest: requireAuth(['TENANT_ADMIN', 'CUSTOMER_USER']),
         schema: {
           tags: ['customer'],
           summary: 'Get a customer (a customer user: only their own)',
@@ -72,7 +72,7 @@ export function customerRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.get<{ Querystring: PageQuery }>(
       '/api/customers',
       {
-        preHandler: requireAuth(['TENANT_ADMIN']),
+        onRequest: requireAuth(['TENANT_ADMIN']),
         schema: {
           tags: ['customer'],
           summary: "Page of the tenant's customers",

@@ -41,7 +41,7 @@ export function deviceProfileRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.post<{ Body: ProfileBody }>(
       '/api/deviceProfile',
       {
-        preHandler: requireAuth(['TENANT_ADMIN']),
+        onRequest: requireAuth(['TENANT_ADMIN']),
         schema: {
           tags: ['device profile'],
           summary: 'Create a device profile (no id) or update one (id given); the name is unique in the tenant',
@@ -94,7 +94,7 @@ export function deviceProfileRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.get<{ Params: { deviceProfileId: string } }>(
       '/api/deviceProfile/:deviceProfileId',
       {
-        preHandler: requireAuth(['TENANT_ADMIN']),
+        onRequest: requireAuth(['TENANT_ADMIN']),
         schema: { tags: ['device profile'], summary: 'Get a device profile', params, response: { 200: deviceProfileSchema, ...errorResponses(400, 401, 403, 404) } },
       },
       async (request) => loadProfile(store, tenantOf(currentUser(request)), request.params.deviceProfileId),
@@ -103,7 +103,7 @@ export function deviceProfileRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.get<{ Querystring: PageQuery }>(
       '/api/deviceProfiles',
       {
-        preHandler: requireAuth(['TENANT_ADMIN']),
+        onRequest: requireAuth(['TENANT_ADMIN']),
         schema: {
           tags: ['device profile'],
           summary: "Page of the tenant's device profiles",
@@ -117,7 +117,7 @@ export function deviceProfileRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.post<{ Params: { deviceProfileId: string } }>(
       '/api/deviceProfile/:deviceProfileId/default',
       {
-        preHandler: requireAuth(['TENANT_ADMIN']),
+        onRequest: requireAuth(['TENANT_ADMIN']),
         schema: { tags: ['device profile'], summary: "Make a profile the tenant's default", params, response: { 200: deviceProfileSchema, ...errorResponses(400, 401, 403, 404) } },
       },
       async (request) => store.deviceProfiles.setDefault(tenantOf(currentUser(request)), request.params.deviceProfileId),

@@ -61,7 +61,7 @@ export function deviceRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.post<{ Body: DeviceBody; Querystring: { accessToken?: string } }>(
       '/api/device',
       {
-        preHandler: requireAuth(['TENANT_ADMIN']),
+        onRequest: requireAuth(['TENANT_ADMIN']),
         schema: {
           tags: ['device'],
           summary: 'Create a device (no id) or update one (id given)',
@@ -125,7 +125,7 @@ export function deviceRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.get<{ Params: { deviceId: string } }>(
       '/api/device/:deviceId',
       {
-        preHandler: requireAuth(['TENANT_ADMIN', 'CUSTOMER_USER']),
+        onRequest: requireAuth(['TENANT_ADMIN', 'CUSTOMER_USER']),
         schema: { tags: ['device'], summary: 'Get a device', params: uuidParams('deviceId'), response: { 200: deviceSchema, ...errorResponses(400, 401, 403, 404) } },
       },
       async (request) => loadDevice(store, currentUser(request), request.params.deviceId),
@@ -134,7 +134,7 @@ export function deviceRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.delete<{ Params: { deviceId: string } }>(
       '/api/device/:deviceId',
       {
-        preHandler: requireAuth(['TENANT_ADMIN']),
+        onRequest: requireAuth(['TENANT_ADMIN']),
         schema: {
           tags: ['device'],
           summary: 'Delete a device with its credentials, attributes, time series, relations and alarms',
@@ -154,7 +154,7 @@ export function deviceRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.get<{ Querystring: Partial<PageQuery> & { deviceName?: string } }>(
       '/api/tenant/devices',
       {
-        preHandler: requireAuth(['TENANT_ADMIN']),
+        onRequest: requireAuth(['TENANT_ADMIN']),
         schema: {
           tags: ['device'],
           summary: "Page of the tenant's devices; or, with deviceName, the device of that name",
@@ -180,7 +180,7 @@ export function deviceRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.get<{ Params: { customerId: string }; Querystring: PageQuery }>(
       '/api/customer/:customerId/devices',
       {
-        preHandler: requireAuth(['TENANT_ADMIN', 'CUSTOMER_USER']),
+        onRequest: requireAuth(['TENANT_ADMIN', 'CUSTOMER_USER']),
         schema: {
           tags: ['device'],
           summary: "Page of a customer's devices",
@@ -198,7 +198,7 @@ export function deviceRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.get<{ Params: { deviceId: string } }>(
       '/api/device/:deviceId/credentials',
       {
-        preHandler: requireAuth(['TENANT_ADMIN', 'CUSTOMER_USER']),
+        onRequest: requireAuth(['TENANT_ADMIN', 'CUSTOMER_USER']),
         schema: { tags: ['device'], summary: "A device's credentials", params: uuidParams('deviceId'), response: { 200: credentialsSchema, ...errorResponses(400, 401, 403, 404) } },
       },
       async (request) => {
@@ -212,7 +212,7 @@ export function deviceRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.post<{ Body: CredentialsBody }>(
       '/api/device/credentials',
       {
-        preHandler: requireAuth(['TENANT_ADMIN']),
+        onRequest: requireAuth(['TENANT_ADMIN']),
         schema: {
           tags: ['device'],
           summary: "Set a device's access token (generated when credentialsId is empty)",
@@ -241,7 +241,7 @@ export function deviceRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.post<{ Params: { customerId: string; deviceId: string } }>(
       '/api/customer/:customerId/device/:deviceId',
       {
-        preHandler: requireAuth(['TENANT_ADMIN']),
+        onRequest: requireAuth(['TENANT_ADMIN']),
         schema: {
           tags: ['device'],
           summary: 'Assign a device to a customer',
@@ -270,7 +270,7 @@ export function deviceRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.delete<{ Params: { deviceId: string } }>(
       '/api/customer/device/:deviceId',
       {
-        preHandler: requireAuth(['TENANT_ADMIN']),
+        onRequest: requireAuth(['TENANT_ADMIN']),
         schema: {
           tags: ['device'],
           summary: 'Unassign a device from its customer',

@@ -65,7 +65,7 @@ export function relationRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.post<{ Body: RelationBody }>(
       '/api/relation',
       {
-        preHandler: requireAuth(['TENANT_ADMIN', 'CUSTOMER_USER']),
+        onRequest: requireAuth(['TENANT_ADMIN', 'CUSTOMER_USER']),
         schema: { tags: ['relation'], summary: 'Create or update a relation', body: relationSchema, response: { 200: emptyResponse, ...errorResponses(400, 401, 403, 404) } },
       },
       async (request, reply) => {
@@ -86,7 +86,7 @@ export function relationRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.delete<{ Querystring: DeleteQuery }>(
       '/api/relation',
       {
-        preHandler: requireAuth(['TENANT_ADMIN', 'CUSTOMER_USER']),
+        onRequest: requireAuth(['TENANT_ADMIN', 'CUSTOMER_USER']),
         schema: {
           tags: ['relation'],
           summary: 'Delete a relation',
@@ -126,7 +126,7 @@ export function relationRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.get<{ Querystring: ListQuery }>(
       '/api/relations',
       {
-        preHandler: requireAuth(['TENANT_ADMIN', 'CUSTOMER_USER']),
+        onRequest: requireAuth(['TENANT_ADMIN', 'CUSTOMER_USER']),
         schema: {
           tags: ['relation'],
           summary: 'Relations from an entity (fromId, fromType) or to an entity (toId, toType), oldest first',

@@ -67,7 +67,7 @@ export function rpcRoutes(opts: RpcRoutesOptions): FastifyPluginAsync {
       app.post<{ Params: { deviceId: string }; Body: string | undefined }>(
         `${prefix}/${oneway ? 'oneway' : 'twoway'}/:deviceId`,
         {
-          preHandler: requireAuth(ALL_AUTHORITIES),
+          onRequest: requireAuth(ALL_AUTHORITIES),
           schema: {
             tags: ['rpc'],
             summary: `${oneway ? 'One-way' : 'Two-way'} server-side RPC (${version}${version === 'v1' ? ', deprecated' : ''})`,
@@ -113,7 +113,7 @@ export function rpcRoutes(opts: RpcRoutesOptions): FastifyPluginAsync {
     app.get<{ Params: { rpcId: string } }>(
       '/api/rpc/persistent/:rpcId',
       {
-        preHandler: requireAuth(['TENANT_ADMIN', 'CUSTOMER_USER']),
+        onRequest: requireAuth(['TENANT_ADMIN', 'CUSTOMER_USER']),
         schema: {
           tags: ['rpc'],
           summary: 'A persistent RPC',
@@ -128,7 +128,7 @@ export function rpcRoutes(opts: RpcRoutesOptions): FastifyPluginAsync {
     app.get<{ Params: { deviceId: string }; Querystring: PageQuery & { rpcStatus?: RpcStatus } }>(
       '/api/rpc/persistent/device/:deviceId',
       {
-        preHandler: requireAuth(['TENANT_ADMIN', 'CUSTOMER_USER']),
+        onRequest: requireAuth(['TENANT_ADMIN', 'CUSTOMER_USER']),
         schema: {
           tags: ['rpc'],
           summary: "A page of a device's persistent RPCs",
@@ -151,7 +151,7 @@ export function rpcRoutes(opts: RpcRoutesOptions): FastifyPluginAsync {
     app.delete<{ Params: { rpcId: string } }>(
       '/api/rpc/persistent/:rpcId',
       {
-        preHandler: requireAuth(['TENANT_ADMIN']),
+        onRequest: requireAuth(['TENANT_ADMIN']),
         schema: {
           tags: ['rpc'],
           summary: 'Delete a persistent RPC',

@@ -45,7 +45,7 @@ export function ruleChainRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.post<{ Body: Record<string, unknown>; Querystring: { root?: boolean } }>(
       '/api/ruleChain/import',
       {
-        preHandler: requireAuth(['TENANT_ADMIN']),
+        onRequest: requireAuth(['TENANT_ADMIN']),
         schema: {
           tags: ['rule chain'],
           summary: 'Import a rule-chain export document',
@@ -71,7 +71,7 @@ export function ruleChainRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.post<{ Params: { ruleChainId: string } }>(
       '/api/ruleChain/:ruleChainId/root',
       {
-        preHandler: requireAuth(['TENANT_ADMIN']),
+        onRequest: requireAuth(['TENANT_ADMIN']),
         schema: { tags: ['rule chain'], summary: "Make a chain the tenant's root chain", params: chainParams, response: { 200: ruleChainSchema, ...errorResponses(400, 401, 403, 404) } },
       },
       async (request) => {
@@ -84,7 +84,7 @@ export function ruleChainRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.get<{ Params: { ruleChainId: string } }>(
       '/api/ruleChain/:ruleChainId',
       {
-        preHandler: requireAuth(['TENANT_ADMIN']),
+        onRequest: requireAuth(['TENANT_ADMIN']),
         schema: { tags: ['rule chain'], summary: 'Get a rule chain', params: chainParams, response: { 200: ruleChainSchema, ...errorResponses(400, 401, 403, 404) } },
       },
       async (request) => ruleChainJson(await loadChain(store, tenantOf(currentUser(request)), request.params.ruleChainId)),
@@ -93,7 +93,7 @@ export function ruleChainRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.get<{ Params: { ruleChainId: string } }>(
       '/api/ruleChain/:ruleChainId/metadata',
       {
-        preHandler: requireAuth(['TENANT_ADMIN']),
+        onRequest: requireAuth(['TENANT_ADMIN']),
         schema: {
           tags: ['rule chain'],
           summary: "A chain's nodes (with ids) and connections: ThingsBoard's RuleChainMetaData",
@@ -119,7 +119,7 @@ export function ruleChainRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.get<{ Params: { ruleChainId: string } }>(
       '/api/ruleChain/:ruleChainId/export',
       {
-        preHandler: requireAuth(['TENANT_ADMIN']),
+        onRequest: requireAuth(['TENANT_ADMIN']),
         schema: {
           tags: ['rule chain'],
           summary: 'The export document of a chain (importable again)',
@@ -133,7 +133,7 @@ export function ruleChainRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.get<{ Querystring: PageQuery }>(
       '/api/ruleChains',
       {
-        preHandler: requireAuth(['TENANT_ADMIN']),
+        onRequest: requireAuth(['TENANT_ADMIN']),
         schema: {
           tags: ['rule chain'],
           summary: "Page of the tenant's rule chains",

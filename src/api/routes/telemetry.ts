@@ -81,7 +81,7 @@ export function telemetryRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.get<{ Params: EntityParams; Querystring: TimeseriesQuery }>(
       `${BASE}/values/timeseries`,
       {
-        preHandler: requireAuth([...ROLES]),
+        onRequest: requireAuth([...ROLES]),
         schema: {
           tags: ['telemetry'],
           summary: 'Latest values, or history between startTs and endTs',
@@ -126,7 +126,7 @@ export function telemetryRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.get<{ Params: EntityParams; Querystring: { keys?: string } }>(
       `${BASE}/values/attributes`,
       {
-        preHandler: requireAuth([...ROLES]),
+        onRequest: requireAuth([...ROLES]),
         schema: {
           tags: ['telemetry'],
           summary: 'Attributes of every scope (a device: client, shared, server; other entities: server)',
@@ -147,7 +147,7 @@ export function telemetryRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.get<{ Params: ScopeParams; Querystring: { keys?: string } }>(
       `${BASE}/values/attributes/:scope`,
       {
-        preHandler: requireAuth([...ROLES]),
+        onRequest: requireAuth([...ROLES]),
         schema: {
           tags: ['telemetry'],
           summary: 'Attributes of one scope',
@@ -173,7 +173,7 @@ export function telemetryRoutes(ctx: ApiContext): FastifyPluginAsync {
     for (const path of [`${BASE}/:scope`, `${BASE}/attributes/:scope`]) {
       app.post<{ Params: ScopeParams; Body: Record<string, KvValue> }>(
         path,
-        { preHandler: requireAuth([...ROLES]), schema: saveSchema('Save attributes (SERVER_SCOPE or SHARED_SCOPE)') },
+        { onRequest: requireAuth([...ROLES]), schema: saveSchema('Save attributes (SERVER_SCOPE or SHARED_SCOPE)') },
         async (request, reply) => {
           await saveAttributes(request);
           return reply.send();
@@ -184,7 +184,7 @@ export function telemetryRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.delete<{ Params: ScopeParams; Querystring: { keys: string } }>(
       `${BASE}/:scope`,
       {
-        preHandler: requireAuth([...ROLES]),
+        onRequest: requireAuth([...ROLES]),
         schema: { tags: ['telemetry'], summary: 'Delete attributes', params: scopeParams, querystring: keysQuery(true), response: { 200: emptyResponse, ...errorResponses(400, 401, 403, 404) } },
       },
       async (request, reply) => {
@@ -202,7 +202,7 @@ export function telemetryRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.post<{ Params: EntityParams & { scope: string }; Body: TimeseriesBody }>(
       `${BASE}/timeseries/:scope`,
       {
-        preHandler: requireAuth([...ROLES]),
+        onRequest: requireAuth([...ROLES]),
         schema: {
           tags: ['telemetry'],
           summary: 'Save time series: {"key": value}, {"ts", "values"}, or an array of these',

@@ -28,7 +28,7 @@ export function tenantRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.post<{ Body: TenantBody }>(
       '/api/tenant',
       {
-        preHandler: requireAuth(['SYS_ADMIN']),
+        onRequest: requireAuth(['SYS_ADMIN']),
         schema: {
           tags: ['tenant'],
           summary: 'Create a tenant (no id) or update one (id given)',
@@ -60,7 +60,7 @@ export function tenantRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.get<{ Params: { tenantId: string } }>(
       '/api/tenant/:tenantId',
       {
-        preHandler: requireAuth(['SYS_ADMIN', 'TENANT_ADMIN']),
+        onRequest: requireAuth(['SYS_ADMIN', 'TENANT_ADMIN']),
         schema: { tags: ['tenant'], summary: 'Get a tenant', params: uuidParams('tenantId'), response: { 200: tenantSchema, ...errorResponses(400, 401, 403, 404) } },
       },
       async (request) => {
@@ -76,7 +76,7 @@ export function tenantRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.get<{ Querystring: PageQuery }>(
       '/api/tenants',
       {
-        preHandler: requireAuth(['SYS_ADMIN']),
+        onRequest: requireAuth(['SYS_ADMIN']),
         schema: {
           tags: ['tenant'],
           summary: 'Page of tenants',
@@ -90,7 +90,7 @@ export function tenantRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.delete<{ Params: { tenantId: string } }>(
       '/api/tenant/:tenantId',
       {
-        preHandler: requireAuth(['SYS_ADMIN']),
+        onRequest: requireAuth(['SYS_ADMIN']),
         schema: {
           tags: ['tenant'],
           summary: 'Delete a tenant and everything in it',

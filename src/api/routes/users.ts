@@ -66,7 +66,7 @@ export function userRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.post<{ Body: UserBody }>(
       '/api/user',
       {
-        preHandler: requireAuth(['SYS_ADMIN', 'TENANT_ADMIN']),
+        onRequest: requireAuth(['SYS_ADMIN', 'TENANT_ADMIN']),
         schema: {
           tags: ['user'],
           summary: 'Create a user (no id) or update one (id given)',
@@ -104,7 +104,7 @@ export function userRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.get<{ Params: { userId: string } }>(
       '/api/user/:userId',
       {
-        preHandler: requireAuth(),
+        onRequest: requireAuth(),
         schema: { tags: ['user'], summary: 'Get a user', params: uuidParams('userId'), response: { 200: userSchema, ...errorResponses(400, 401, 403, 404) } },
       },
       async (request) => readableUser(store, currentUser(request), request.params.userId),
@@ -113,7 +113,7 @@ export function userRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.delete<{ Params: { userId: string } }>(
       '/api/user/:userId',
       {
-        preHandler: requireAuth(['SYS_ADMIN', 'TENANT_ADMIN']),
+        onRequest: requireAuth(['SYS_ADMIN', 'TENANT_ADMIN']),
         schema: { tags: ['user'], summary: 'Delete a user', params: uuidParams('userId'), response: { 200: emptyResponse, ...errorResponses(400, 401, 403, 404) } },
       },
       async (request, reply) => {
@@ -131,7 +131,7 @@ export function userRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.get<{ Params: { tenantId: string }; Querystring: PageQuery }>(
       '/api/tenant/:tenantId/users',
       {
-        preHandler: requireAuth(['SYS_ADMIN']),
+        onRequest: requireAuth(['SYS_ADMIN']),
         schema: {
           tags: ['user'],
           summary: "A tenant's administrators",
@@ -146,7 +146,7 @@ export function userRoutes(ctx: ApiContext): FastifyPluginAsync {
     app.get<{ Params: { customerId: string }; Querystring: PageQuery }>(
       '/api/customer/:customerId/users',
       {
-        preHandler: requireAuth(['TENANT_ADMIN']),
+        onRequest: requireAuth(['TENANT_ADMIN']),
         schema: {
           tags: ['user'],
           summary: "A customer's users",
