@@ -122,9 +122,15 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
 
     const scripts: ScriptEngine = createScriptEngine({ timeoutMs: settings.scriptTimeoutMs, memoryLimitMb: settings.scriptMemoryMb });
     stops.push(() => scripts.dispose());
+    // Rule nodes write through a connection that waits for Redis to come back instead of failing:
+    // a save that failed fast during a Redis restart would be a message skipped by the queue's
+    // processing strategy, i.e. an acknowledged message lost. A save that waits too long times the
+    // pack out, and timed-out messages are retried.
+    const nodeRedis = createRedis(redisUrl, { role: 'worker', connectionName: `rpc-chains-nodes:${serviceId}`, logger });
+    stops.push(() => nodeRedis.disconnect());
     const services: NodeServices = {
       scripts,
-      store,
+      store: new Store(nodeRedis),
       serviceId,
       rpc: timedRpc(rpc, metrics),
       logger: { info: (t) => logger.info(t), warn: (t) => logger.warn(t), error: (t) => logger.error(t) },
