@@ -3,9 +3,12 @@
 //   (a) Redis restarted / crashed (AOF) under mixed traffic: nothing acknowledged is lost (telemetry
 //       PUBACKed, persistent RPCs answered {"rpcId"}), every process heals by itself, lightweight
 //       RPCs in flight end with a clear error (504 / error JSON), never a hang;
+//   (a′) the same, one device action at a time, inside an outage: a reply, a subscription, and
+//       telemetry being processed — what was acknowledged must not be lost;
 //   (b) the transport process holding a device's MQTT session killed while a persistent RPC is SENT
 //       (the device got it but has not PUBACKed): the device reconnects to another transport
-//       process and the RPC is delivered, answered and SUCCESSFUL;
+//       process and the RPC is delivered, answered and SUCCESSFUL (also when the device lets the
+//       first copy on the new session go unacknowledged: re-sent after the delivery timeout);
 //   (c) a device that stops acknowledging: the RPC is retried, then FAILED with the reason, and in
 //       every submit strategy a later command still goes out after the failed one.
 //
@@ -335,7 +338,9 @@ export async function redisFault(o: RedisFaultOptions): Promise<ScenarioResult> 
       load: `${o.devices} MQTT devices over ${nodes.length} processes (api, transport, ${o.engines}× rule-engine), ~${seconds.toFixed(0)} s: telemetry ${o.telemetryPerDevicePerSec}/s per device, persistent two-way RPC ${o.persistentPerSec}/s, lightweight two-way RPC ${o.lightweightPerSec}/s, client-side RPC ${o.clientRpcPerSec}/s`,
       faults: o.faults.map((f) => (f.kind === 'restart' ? `graceful restart (down ${f.downMs} ms)` : `SIGKILL + start (down ${f.downMs} ms)`)).join(', ') + ' — AOF, appendfsync always',
       inputs: `${ackedTotal + refusedTotal} telemetry publishes, ${persistent.length + persistentRefusedN} persistent RPCs, ${light.length} lightweight RPCs, ${client.sent} client-side RPCs`,
-      lost: `${missing} acknowledged telemetry points, ${lostRpc} acknowledged persistent RPCs, ${hung} hung lightweight calls`,
+      lost:
+        `${missing} acknowledged telemetry points, ${lostRpc} acknowledged persistent RPCs missing or stuck, ` +
+        `${Math.max(0, notSuccessful - lostRpc)} persistent RPCs ended without the online device's reply, ${hung} hung lightweight calls, ${persistentSlow.length} persistent POSTs held past 10 s`,
       ok: problems.length === 0,
       problems,
       notes,

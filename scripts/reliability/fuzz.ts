@@ -144,7 +144,10 @@ export async function fuzz(o: FuzzOptions): Promise<ScenarioResult[]> {
         load: `${report.inputs} generated inputs (seed ${o.seed})`,
         faults: 'none (malformed input only)',
         inputs: top(report.kinds, 6),
-        lost: problems.length === 0 ? 'nothing: no crash, no unhandled rejection, no unexpected 5xx, server answers afterwards' : `${problems.length} oracle(s) failed`,
+        lost:
+          problems.length === 0
+            ? 'nothing: no crash, no unhandled rejection, no unexpected 5xx, server answers afterwards'
+            : `${problems.length} oracle(s) failed: ${problems.map((p) => (p.length > 110 ? `${p.slice(0, 107)}…` : p)).join('; ')}`,
         ok: problems.length === 0,
         problems,
         notes: [`outcomes: ${top(report.outcomes, 12)}`, `heap after GC: ${mb(heapBefore)} → ${mb(heapAfter)}`, ...report.notes],

@@ -32,6 +32,8 @@ interface RunOutcome {
   readonly exitCode: number | null;
   readonly seconds: number;
   readonly results: ScenarioResult[];
+  /** The first and the last lines of its output. */
+  readonly head: string[];
   readonly tail: string[];
 }
 
@@ -41,6 +43,7 @@ async function runScript(run: Run, dir: string): Promise<RunOutcome> {
   const started = performance.now();
   console.log(`\n### ${run.script} ${run.args.join(' ')}`);
   const tail: string[] = [];
+  const head: string[] = [];
   const code = await new Promise<number | null>((resolveExit) => {
     const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...run.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const onLine = (b: Buffer) => {
@@ -48,8 +51,9 @@ async function runScript(run: Run, dir: string): Promise<RunOutcome> {
       process.stdout.write(text);
       for (const line of text.split('\n')) {
         if (line.trim() === '') continue;
+        if (head.length < 10) head.push(line);
         tail.push(line);
-        if (tail.length > 40) tail.shift();
+        if (tail.length > 80) tail.shift();
       }
     };
     child.stdout.on('data', onLine);
@@ -64,21 +68,25 @@ async function runScript(run: Run, dir: string): Promise<RunOutcome> {
       results = [];
     }
   }
-  return { script: run.script, exitCode: code, seconds: (performance.now() - started) / 1000, results, tail };
+  return { script: run.script, exitCode: code, seconds: (performance.now() - started) / 1000, results, head, tail };
 }
 
-/** A security script's row, from its exit code and its summary lines. */
+/** A security script's row, from its exit code and its own summary lines. */
 function securityRow(o: RunOutcome): ScenarioResult {
-  const summary = o.tail.filter((l) => /cases|statuses|memory|OK|FAIL|finding|problem|seed/i.test(l)).slice(-8);
+  const lines = [...o.head, ...o.tail].map((l) => l.trim());
+  const pick = (re: RegExp) => lines.find((l) => re.test(l));
+  const failedAt = o.tail.findIndex((l) => /^FAILED:?$/.test(l.trim()));
+  const failures = failedAt >= 0 ? o.tail.slice(failedAt + 1).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('wrote ')) : [];
+  const signatures = o.tail.filter((l) => /^\s+\d+× /.test(l)).map((l) => l.trim());
   return {
     name: `security: ${o.script.replace(/\.ts$/, '')}`,
-    load: summary.find((l) => /cases in/.test(l))?.trim() ?? 'see its output',
+    load: pick(/cases in .* s/) ?? pick(/cases/) ?? 'see its output',
     faults: 'none (malicious and malformed requests)',
-    inputs: summary.find((l) => /seed/.test(l))?.trim() ?? 'see its output',
-    lost: o.exitCode === 0 ? 'nothing (every oracle held)' : `exit code ${o.exitCode ?? 'killed'}`,
+    inputs: pick(/seed/) ?? 'see its output',
+    lost: o.exitCode === 0 ? 'nothing (every oracle held)' : `${failures.join('; ') || `exit code ${o.exitCode ?? 'killed'}`}`,
     ok: o.exitCode === 0,
-    problems: o.exitCode === 0 ? [] : o.tail.slice(-12),
-    notes: summary,
+    problems: o.exitCode === 0 ? [] : [...signatures.map((x) => `failing answers: ${x}`), ...failures],
+    notes: [pick(/^statuses/), pick(/^memory/), pick(/^slowest/)].filter((x): x is string => x !== undefined),
     durationMs: o.seconds * 1000,
   };
 }

@@ -235,10 +235,12 @@ export const PROTOTYPE_NAMES = ['constructor', '__proto__', 'toString', 'hasOwnP
  * refused, a subscription to what is not one of the device's topics refused (0x80).
  */
 async function topicDictionary(fx: FuzzSystem, outcomes: Record<string, number>, kinds: Record<string, number>, findings: Record<string, Finding>): Promise<void> {
-  const token = (fx.world.devices[0] as World['devices'][number]).token;
+  // One device per case: a second connection of a device would take its session over.
+  const tokenOf = (k: number) => (fx.world.devices[k % fx.world.devices.length] as World['devices'][number]).token;
   await Promise.all(
-    ([4, 5] as const).flatMap((version) =>
-      PROTOTYPE_NAMES.map(async (topic) => {
+    ([4, 5] as const).flatMap((version, v) =>
+      PROTOTYPE_NAMES.map(async (topic, t) => {
+        const token = tokenOf(v * PROTOTYPE_NAMES.length + t);
         bump(kinds, 'dictionary: prototype-named topic');
         let dev: RawMqttDevice;
         try {
