@@ -133,6 +133,8 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
       store: new Store(nodeRedis),
       serviceId,
       rpc: timedRpc(rpc, metrics),
+      toRuleEngine,
+      devices: sessions,
       logger: { info: (t) => logger.info(t), warn: (t) => logger.warn(t), error: (t) => logger.error(t) },
       now: () => Date.now(),
     };

@@ -6,11 +6,9 @@ export type UnsupportedReason = 'not supported yet' | 'ThingsBoard PE only' | 'e
 
 const P = 'org.thingsboard.rule.engine.';
 
-/** Nodes of later milestones (the Redis store and the RPC service). */
+/** Nodes not built yet: rpc-chains keeps no assets, and no device-state service of its own. */
 const PLANNED = [
-  'filter.TbDeviceTypeSwitchNode',
   'filter.TbAssetTypeSwitchNode',
-  'filter.TbCheckAlarmStatusNode',
   'action.TbDeviceStateNode',
 ];
 

@@ -3,6 +3,7 @@ import type { TbMsg } from '../msg/tb-msg.js';
 import type { ScriptEngine } from './script/script-api.js';
 import type { Store } from '../store/store.js';
 import type { DeviceRpcApi } from '../rpc/device-rpc-api.js';
+import type { AttributeUpdate } from '../transport/transport-api.js';
 
 export type NodeCategory = 'FILTER' | 'ENRICHMENT' | 'TRANSFORMATION' | 'ACTION' | 'EXTERNAL' | 'FLOW';
 
@@ -68,7 +69,20 @@ export interface NodeServices {
   readonly rpc?: DeviceRpcApi;
   /** This process's service id (metadata of RPC messages, message counts). */
   readonly serviceId?: string;
+  /**
+   * Puts a new message on the rule-engine queue, to its originator's root chain: ThingsBoard's
+   * ctx.enqueue of the entity-action messages store nodes emit (ATTRIBUTES_UPDATED, ALARM_CLEAR,
+   * ENTITY_CREATED, ...). Absent in runs without Redis, where nodes skip those messages.
+   */
+  readonly toRuleEngine?: (msg: TbMsg) => Promise<void>;
+  /** Reaches devices' live sessions (shared-attribute changes saved with notifyDevice); absent without transports. */
+  readonly devices?: DeviceNotifier;
   now(): number;
+}
+
+/** Pushes a shared-attribute change to every live session of a device, on whichever process holds it. */
+export interface DeviceNotifier {
+  pushAttributeUpdate(deviceId: string, update: AttributeUpdate): Promise<void>;
 }
 
 /** Where a message re-enters a chain later: after `nodeId`, on `relations` (ThingsBoard's enqueueForTellNext). */

@@ -27,6 +27,8 @@ import { TbMsgTimeseriesNode } from './action/TbMsgTimeseriesNode.js';
 import { TbMsgAttributesNode } from './action/TbMsgAttributesNode.js';
 import { TbMsgDeleteAttributesNode } from './action/TbMsgDeleteAttributesNode.js';
 import { TbCheckRelationNode } from './filter/TbCheckRelationNode.js';
+import { TbDeviceTypeSwitchNode } from './filter/TbDeviceTypeSwitchNode.js';
+import { TbCheckAlarmStatusNode } from './filter/TbCheckAlarmStatusNode.js';
 import { TbCreateRelationNode } from './action/TbCreateRelationNode.js';
 import { TbDeleteRelationNode } from './action/TbDeleteRelationNode.js';
 import { TbCreateAlarmNode } from './action/TbCreateAlarmNode.js';
@@ -75,6 +77,8 @@ export const BUILTIN_NODES: readonly RuleNodeDefinition<unknown>[] = [
   TbMsgAttributesNode,
   TbMsgDeleteAttributesNode,
   TbCheckRelationNode,
+  TbDeviceTypeSwitchNode,
+  TbCheckAlarmStatusNode,
   TbCreateRelationNode,
   TbDeleteRelationNode,
   TbCreateAlarmNode,

@@ -10,6 +10,8 @@ import {
   type AlarmNodeConfig,
 } from './TbCreateAlarmNode.js';
 import { tenantOf } from './TbMsgTimeseriesNode.js';
+import { MsgType } from '../../msg/msg-types.js';
+import { enqueueAlarmAction } from './entity-action-msg.js';
 
 export type TbClearAlarmNodeConfig = AlarmNodeConfig;
 
@@ -51,8 +53,7 @@ export const TbClearAlarmNode = defineNode<TbClearAlarmNodeConfig>({
           const details = buildAlarmDetails(script, msg, alarm.details);
           const result = await store.alarms.clear(tenantId, alarm.id.id, { ts: init.services.now(), details: details ?? undefined });
           if (!result.modified) return tellSuccess(msg);
-          // TODO(transport milestone): ThingsBoard also enqueues ALARM_CLEAR for the alarm to the
-          // root chain before going on; NodeServices has no such producer yet.
+          await enqueueAlarmAction(init, MsgType.ALARM_CLEAR, result.alarm);
           return tell(alarmMsg(msg, result.alarm, 'isClearedAlarm'), CLEARED);
         } catch (e) {
           return tellFailure(msg, e);

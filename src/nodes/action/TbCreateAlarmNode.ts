@@ -18,6 +18,8 @@ import { isNullUuid } from '../../store/ids.js';
 import type { JsonValue } from '../../store/json.js';
 import type { Store } from '../../store/store.js';
 import { metaDataTs, parseJsonData, tenantOf } from './TbMsgTimeseriesNode.js';
+import { MsgType } from '../../msg/msg-types.js';
+import { enqueueAlarmAction } from './entity-action-msg.js';
 
 // ---------------------------------------------------------------------------------------------
 // Shared with the clear alarm node (ThingsBoard's TbAbstractAlarmNode).
@@ -254,9 +256,8 @@ export const TbCreateAlarmNode = defineNode<TbCreateAlarmNodeConfig>({
             const customerId = await customerOf(store, tenantId, originator, msg);
             input = { type: alarmType, originator, severity, details, ts, customerId, ...propagation };
           }
-          // TODO(transport milestone): ThingsBoard also enqueues ENTITY_CREATED / ENTITY_UPDATED for
-          // the alarm to the root chain before going on; NodeServices has no such producer yet.
           const result = await store.alarms.createOrUpdateActive(tenantId, input);
+          await enqueueAlarmAction(init, result.created ? MsgType.ENTITY_CREATED : MsgType.ENTITY_UPDATED, result.alarm);
           return result.created ? tell(alarmMsg(msg, result.alarm, 'isNewAlarm'), CREATED) : tell(alarmMsg(msg, result.alarm, 'isExistingAlarm'), UPDATED);
         } catch (e) {
           return tellFailure(msg, e);

@@ -13,7 +13,11 @@ import type { EntityId } from '../../msg/entity.js';
 import { transformMsg, type TbMsg } from '../../msg/tb-msg.js';
 import { DuplicateError } from '../../store/errors.js';
 import type { SearchDirection } from '../../store/relations.js';
+import type { Customer } from '../../store/customers.js';
+import type { Device } from '../../store/devices.js';
 import type { Store } from '../../store/store.js';
+import { MsgType } from '../../msg/msg-types.js';
+import { enqueueEntityAction } from './entity-action-msg.js';
 import { DIRECTIONS, flipDirection, relationEnds } from '../filter/TbCheckRelationNode.js';
 import { tenantOf } from './TbMsgTimeseriesNode.js';
 
@@ -64,7 +68,8 @@ export async function findTargetEntity(
   type: RelationTargetType,
   config: RelationTargetConfig,
   msg: TbMsg,
-  create: boolean,
+  /** Creates a missing device or customer, then calls `created` with it (ENTITY_CREATED). */
+  create: false | { created(entity: Device | Customer): Promise<void> },
 ): Promise<EntityId> {
   if (type === 'TENANT') return { entityType: 'TENANT', id: tenantId };
   if (!STORED_TARGET_TYPES.includes(type)) {
@@ -76,30 +81,34 @@ export async function findTargetEntity(
       const found = await store.devices.findByName(tenantId, name);
       if (found) return found.id;
       if (!create) throw new Error(`Device with name '${name}' doesn't exist!`);
+      let device: Device;
       try {
         const profileName = processPattern(config.entityTypePattern ?? '', msg);
         const profileId = profileName.trim() === '' ? undefined : await deviceProfileIdOf(store, tenantId, profileName);
-        // TODO(transport milestone): ThingsBoard also enqueues ENTITY_CREATED for the new device.
-        return (await store.devices.create(tenantId, { name, type: profileId ? profileName : undefined, deviceProfileId: profileId })).id;
+        device = await store.devices.create(tenantId, { name, type: profileId ? profileName : undefined, deviceProfileId: profileId });
       } catch (e) {
-        // Another message created it meanwhile.
+        // Another message created it meanwhile (and announced it).
         const again = await store.devices.findByName(tenantId, name);
         if (again) return again.id;
         throw new Error(`Failed to create device with name '${name}' due to: ${e instanceof Error ? e.message : String(e)}`);
       }
+      await create.created(device);
+      return device.id;
     }
     case 'CUSTOMER': {
       const found = await store.customers.findByTitle(tenantId, name);
       if (found) return found.id;
       if (!create) throw new Error(`Customer with title '${name}' doesn't exist!`);
+      let customer: Customer;
       try {
-        // TODO(transport milestone): ThingsBoard also enqueues ENTITY_CREATED for the new customer.
-        return (await store.customers.create(tenantId, { title: name })).id;
+        customer = await store.customers.create(tenantId, { title: name });
       } catch (e) {
         const again = await store.customers.findByTitle(tenantId, name);
         if (again) return again.id;
         throw new Error(`Failed to create customer with title '${name}' due to: ${e instanceof Error ? e.message : String(e)}`);
       }
+      await create.created(customer);
+      return customer.id;
     }
     default: {
       // USER, by e-mail: the e-mail index is global, so the user must also be of this tenant.
@@ -199,7 +208,10 @@ export const TbCreateRelationNode = defineNode<TbCreateRelationNodeConfig>({
       async onMsg(msg) {
         try {
           const tenantId = tenantOf(msg);
-          const target = await findTargetEntity(store, tenantId, targetType, config, msg, config.createEntityIfNotExists);
+          // ThingsBoard announces an entity it created to the root chain (ENTITY_CREATED).
+          const created = (entity: Device | Customer) =>
+            enqueueEntityAction(init, { type: MsgType.ENTITY_CREATED, originator: entity.id, tenantId, customerId: 'customerId' in entity ? entity.customerId.id : null, data: entity });
+          const target = await findTargetEntity(store, tenantId, targetType, config, msg, config.createEntityIfNotExists && { created });
           const relationType = processPattern(config.relationType, msg);
           if (config.removeCurrentRelations) await deleteOriginatorRelations(store, tenantId, msg.originator, config.direction, relationType);
           const { from, to } = relationEnds(config.direction, msg.originator, target);

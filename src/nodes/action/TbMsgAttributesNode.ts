@@ -1,8 +1,10 @@
-import { defineNode, FAILURE, type JsonObject, requireStore, SUCCESS, tellFailure, tellSuccess } from '../../engine/node-api.js';
+import { defineNode, FAILURE, type JsonObject, type NodeInit, requireStore, SUCCESS, tellFailure, tellSuccess } from '../../engine/node-api.js';
 import { MsgType } from '../../msg/msg-types.js';
 import { isPlainObject, transformMsg, type TbMsg } from '../../msg/tb-msg.js';
 import { ATTRIBUTE_SCOPES, type AttributeKv, type AttributeScope } from '../../store/attributes.js';
 import type { KvValue } from '../../store/kv.js';
+import type { AttributeUpdate } from '../../transport/transport-api.js';
+import { enqueueEntityAction } from './entity-action-msg.js';
 import {
   convertToKvEntries,
   metaDataTs,
@@ -140,10 +142,12 @@ export const TbMsgAttributesNode = defineNode<TbMsgAttributesNodeConfig>({
             : attributes;
           if (toSave.length === 0 || !todo.attributes) return tellSuccess(msg);
           await store.attributes.save(msg.originator, scope, toSave, init.services.now());
-          // TODO(transport milestone): with sendAttributesUpdatedNotification (and scope other than
-          // CLIENT_SCOPE) ThingsBoard enqueues an ATTRIBUTES_UPDATED message {scope, saved values}
-          // to the originator's root chain before Success; NodeServices has no such producer yet.
+          const saved = Object.fromEntries(toSave.map((kv) => [kv.key, kv.value]));
+          if (config.sendAttributesUpdatedNotification && scope !== 'CLIENT_SCOPE') {
+            await enqueueEntityAction(init, { type: MsgType.ATTRIBUTES_UPDATED, originator: msg.originator, tenantId: tenantOf(msg), customerId: msg.customerId, data: saved, metaData: { scope } });
+          }
           const notify = config.notifyDevice || notifyDeviceByMetadata(msg);
+          if (notify && scope === 'SHARED_SCOPE' && msg.originator.entityType === 'DEVICE') await notifyDevice(init, msg.originator.id, { shared: saved });
           return tellSuccess(transformMsg(msg, { metaData: { ...msg.metaData, [NOTIFY_DEVICE_MD_KEY]: String(notify) } }));
         } catch (e) {
           return tellFailure(msg, e);
@@ -152,6 +156,19 @@ export const TbMsgAttributesNode = defineNode<TbMsgAttributesNodeConfig>({
     };
   },
 });
+
+/**
+ * Pushes saved (or deleted) shared attributes to the device's sessions (ThingsBoard's
+ * saveAndNotify). The change is stored already: a device that misses the push reads it on its
+ * next attribute request, so a failed push is logged, not a Failure that would save again.
+ */
+export async function notifyDevice(init: NodeInit, deviceId: string, update: AttributeUpdate): Promise<void> {
+  try {
+    await init.services.devices?.pushAttributeUpdate(deviceId, update);
+  } catch (e) {
+    init.services.logger.warn(`could not push shared attributes to device ${deviceId}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
 
 /** An absent or empty metadata.notifyDevice means "notify": long ago the node always notified. */
 function notifyDeviceByMetadata(msg: TbMsg): boolean {

@@ -2,7 +2,9 @@ import { defineNode, FAILURE, requireStore, SUCCESS, tellFailure, tellSuccess } 
 import { processPatterns } from '../../engine/patterns.js';
 import { transformMsg } from '../../msg/tb-msg.js';
 import { ATTRIBUTE_SCOPES, type AttributeScope } from '../../store/attributes.js';
-import { attributeScopeOf, NOTIFY_DEVICE_MD_KEY, parseBoolean } from './TbMsgAttributesNode.js';
+import { MsgType } from '../../msg/msg-types.js';
+import { attributeScopeOf, notifyDevice, NOTIFY_DEVICE_MD_KEY, parseBoolean } from './TbMsgAttributesNode.js';
+import { enqueueEntityAction } from './entity-action-msg.js';
 import { tenantOf } from './TbMsgTimeseriesNode.js';
 
 export interface TbMsgDeleteAttributesNodeConfig {
@@ -46,10 +48,11 @@ export const TbMsgDeleteAttributesNode = defineNode<TbMsgDeleteAttributesNodeCon
           if (keys.length === 0) return tellSuccess(msg);
           const scope = attributeScopeOf(msg, config.scope);
           await store.attributes.delete(msg.originator, scope, keys);
-          // TODO(transport milestone): with sendAttributesDeletedNotification ThingsBoard enqueues an
-          // ATTRIBUTES_DELETED message {scope, keys} to the originator's root chain before Success;
-          // NodeServices has no such producer yet.
+          if (config.sendAttributesDeletedNotification) {
+            await enqueueEntityAction(init, { type: MsgType.ATTRIBUTES_DELETED, originator: msg.originator, tenantId: tenantOf(msg), customerId: msg.customerId, data: { attributes: keys }, metaData: { scope } });
+          }
           const notify = scope === 'SHARED_SCOPE' && (config.notifyDevice || parseBoolean(msg.metaData[NOTIFY_DEVICE_MD_KEY]));
+          if (notify && msg.originator.entityType === 'DEVICE') await notifyDevice(init, msg.originator.id, { deleted: keys });
           return tellSuccess(transformMsg(msg, { metaData: { ...msg.metaData, [NOTIFY_DEVICE_MD_KEY]: String(notify) } }));
         } catch (e) {
           return tellFailure(msg, e);
