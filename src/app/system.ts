@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Settings } from '../config/settings.js';
 import { createRedis } from '../redis/connection.js';
+import { DeviceStateService } from '../device-state/device-state-service.js';
 import { Store } from '../store/store.js';
 import { ServiceBus } from '../queue/service-bus.js';
 import { RuleEngineProducer } from '../queue/producer.js';
@@ -120,6 +121,10 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
     rpcCleanup.start();
     stops.push(() => rpcCleanup.stop());
 
+    const deviceState = new DeviceStateService({ redis, store, toRuleEngine, inactivityTimeoutMs: settings.inactivityTimeoutMs, logger });
+    deviceState.start();
+    stops.push(() => deviceState.stop());
+
     const scripts: ScriptEngine = createScriptEngine({ timeoutMs: settings.scriptTimeoutMs, memoryLimitMb: settings.scriptMemoryMb });
     stops.push(() => scripts.dispose());
     // Rule nodes write through a connection that waits for Redis to come back instead of failing:
@@ -135,6 +140,7 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
       rpc: timedRpc(rpc, metrics),
       toRuleEngine,
       devices: sessions,
+      deviceState,
       logger: { info: (t) => logger.info(t), warn: (t) => logger.warn(t), error: (t) => logger.error(t) },
       now: () => Date.now(),
     };
@@ -184,9 +190,11 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
     const transportCtx: TransportContext = {
       serviceId,
       store,
-      toRuleEngine,
+      // Connectivity events pass through the device state service, which keeps `active` and the
+      // last*Time attributes and forwards the events ThingsBoard would.
+      toRuleEngine: (msg) => deviceState.record(msg),
       rpc,
-      limits: { ...DEFAULT_TRANSPORT_LIMITS, clientSideRpcTimeoutMs: settings.clientSideRpcTimeoutMs },
+      limits: { ...DEFAULT_TRANSPORT_LIMITS, clientSideRpcTimeoutMs: settings.clientSideRpcTimeoutMs, inactivityTimeoutMs: settings.inactivityTimeoutMs },
       logger,
     };
     let coapPort: number | null = null;

@@ -36,6 +36,8 @@ export interface Settings {
   readonly coapTimeoutMs: number;
   /** How long a device's client-side request waits for the rule chain (ThingsBoard CLIENT_SIDE_RPC_TIMEOUT). */
   readonly clientSideRpcTimeoutMs: number;
+  /** A device silent this long becomes inactive: INACTIVITY_EVENT, `active` false (ThingsBoard: 600 s). */
+  readonly inactivityTimeoutMs: number;
 }
 
 export type SettingKey = keyof Settings;
@@ -149,6 +151,9 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   millis('MQTT_TIMEOUT', 'mqttTimeoutMs'),
   millis('COAP_TIMEOUT', 'coapTimeoutMs'),
   millis('CLIENT_SIDE_RPC_TIMEOUT', 'clientSideRpcTimeoutMs'),
+  // ThingsBoard's DEFAULT_INACTIVITY_TIMEOUT counts seconds; a name of our own keeps a value
+  // copied from a ThingsBoard setup from being read as milliseconds.
+  millis('DEVICE_INACTIVITY_TIMEOUT', 'inactivityTimeoutMs'),
   {
     // Becomes part of Redis keys and channel names, so keep it to a safe alphabet.
     key: 'serviceId',

@@ -36,6 +36,7 @@ export const DEFAULT_SETTINGS: Settings = Object.freeze({
   mqttTimeoutMs: 10_000,
   coapTimeoutMs: 10_000,
   clientSideRpcTimeoutMs: 60_000,
+  inactivityTimeoutMs: 600_000,
 });
 
 /** One or more wrong settings; each problem names the variable (or file key) and what is expected. */

@@ -6,10 +6,9 @@ export type UnsupportedReason = 'not supported yet' | 'ThingsBoard PE only' | 'e
 
 const P = 'org.thingsboard.rule.engine.';
 
-/** Nodes not built yet: rpc-chains keeps no assets, and no device-state service of its own. */
+/** Nodes not built yet: rpc-chains keeps no assets. */
 const PLANNED = [
   'filter.TbAssetTypeSwitchNode',
-  'action.TbDeviceStateNode',
 ];
 
 const PE_ONLY = ['transform.TbDuplicateMsgToGroupNode', 'integration.TbIntegrationDownlinkNode'];

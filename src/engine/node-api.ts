@@ -4,6 +4,7 @@ import type { ScriptEngine } from './script/script-api.js';
 import type { Store } from '../store/store.js';
 import type { DeviceRpcApi } from '../rpc/device-rpc-api.js';
 import type { AttributeUpdate } from '../transport/transport-api.js';
+import type { DeviceStateApi } from '../device-state/device-state-service.js';
 
 export type NodeCategory = 'FILTER' | 'ENRICHMENT' | 'TRANSFORMATION' | 'ACTION' | 'EXTERNAL' | 'FLOW';
 
@@ -77,6 +78,8 @@ export interface NodeServices {
   readonly toRuleEngine?: (msg: TbMsg) => Promise<void>;
   /** Reaches devices' live sessions (shared-attribute changes saved with notifyDevice); absent without transports. */
   readonly devices?: DeviceNotifier;
+  /** Device connectivity state (the device state node); absent in runs without Redis. */
+  readonly deviceState?: DeviceStateApi;
   now(): number;
 }
 

@@ -29,6 +29,7 @@ import { TbMsgDeleteAttributesNode } from './action/TbMsgDeleteAttributesNode.js
 import { TbCheckRelationNode } from './filter/TbCheckRelationNode.js';
 import { TbDeviceTypeSwitchNode } from './filter/TbDeviceTypeSwitchNode.js';
 import { TbCheckAlarmStatusNode } from './filter/TbCheckAlarmStatusNode.js';
+import { TbDeviceStateNode } from './action/TbDeviceStateNode.js';
 import { TbCreateRelationNode } from './action/TbCreateRelationNode.js';
 import { TbDeleteRelationNode } from './action/TbDeleteRelationNode.js';
 import { TbCreateAlarmNode } from './action/TbCreateAlarmNode.js';
@@ -79,6 +80,7 @@ export const BUILTIN_NODES: readonly RuleNodeDefinition<unknown>[] = [
   TbCheckRelationNode,
   TbDeviceTypeSwitchNode,
   TbCheckAlarmStatusNode,
+  TbDeviceStateNode,
   TbCreateRelationNode,
   TbDeleteRelationNode,
   TbCreateAlarmNode,

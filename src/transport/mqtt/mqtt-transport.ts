@@ -21,7 +21,7 @@ export interface MqttTransportOptions {
   readonly exclusiveSessions?: boolean;
   /** How long a QoS 1 command waits for its PUBACK before TIMEOUT (ThingsBoard MQTT_TIMEOUT). Default 10 000 ms. */
   readonly ackTimeoutMs?: number;
-  /** ACTIVITY_EVENT at most once per this per device. Default 10 000 ms. */
+  /** ACTIVITY_EVENT at most once per this per device. Default 10 000 ms, or a quarter of the inactivity timeout when shorter. */
   readonly activityReportIntervalMs?: number;
   /** Device publishes waiting for the rule-engine queue, per session, before reading pauses (ThingsBoard's per-device queue limit). Default 100. */
   readonly maxInflight?: number;
@@ -52,7 +52,8 @@ export class MqttTransport {
       auth: opts.auth,
       exclusiveSessions: opts.exclusiveSessions ?? true,
       ackTimeoutMs: positive('ackTimeoutMs', opts.ackTimeoutMs ?? 10_000),
-      activityReportIntervalMs: positive('activityReportIntervalMs', opts.activityReportIntervalMs ?? 10_000),
+      // Reported well within the inactivity timeout, so that a busy device never looks silent.
+      activityReportIntervalMs: positive('activityReportIntervalMs', opts.activityReportIntervalMs ?? Math.max(1, Math.min(10_000, Math.floor(ctx.limits.inactivityTimeoutMs / 4)))),
       maxInflight: positive('maxInflight', opts.maxInflight ?? 100),
       deviceLimiter: new RateLimiter(ctx.limits.deviceMsgsPerSecond),
       tenantLimiter: new RateLimiter(ctx.limits.tenantMsgsPerSecond),

@@ -48,6 +48,7 @@ describe('loadSettings', () => {
       mqttTimeoutMs: 10000,
       coapTimeoutMs: 10000,
       clientSideRpcTimeoutMs: 60000,
+      inactivityTimeoutMs: 600000,
     });
     expect(s.roles).to.deep.equal(['api', 'transport', 'rule-engine']);
   });
@@ -72,6 +73,7 @@ describe('loadSettings', () => {
       MQTT_TIMEOUT: '2000',
       COAP_TIMEOUT: '3000',
       CLIENT_SIDE_RPC_TIMEOUT: '4000',
+      DEVICE_INACTIVITY_TIMEOUT: '5000',
     });
     expect(s).to.deep.equal({
       redisUrl: 'redis://redis.local:6380/2',
@@ -92,6 +94,7 @@ describe('loadSettings', () => {
       mqttTimeoutMs: 2000,
       coapTimeoutMs: 3000,
       clientSideRpcTimeoutMs: 4000,
+      inactivityTimeoutMs: 5000,
     });
   });
 

@@ -141,7 +141,7 @@ describe('importChain', () => {
       ['an unknown node type', chainDoc('c', [{ type: 'com.example.MyNode', name: 'mine' }], []), /\/metadata\/nodes\/0\/type \(node #0 "mine"\): unknown node type: com\.example\.MyNode/],
       ['a PE-only node', chainDoc('c', [{ type: 'org.thingsboard.rule.engine.transform.TbDuplicateMsgToGroupNode', name: 'dup' }], []), /ThingsBoard PE only: org\.thingsboard\.rule\.engine\.transform\.TbDuplicateMsgToGroupNode/],
       ['an edge-only node', chainDoc('c', [{ type: 'org.thingsboard.rule.engine.edge.TbMsgPushToCloudNode', name: 'cloud' }], []), /edge only: /],
-      ['a node not run yet', chainDoc('c', [{ type: 'org.thingsboard.rule.engine.action.TbDeviceStateNode', name: 'state?' }], []), /\(node #0 "state\?"\): not supported yet: org\.thingsboard\.rule\.engine\.action\.TbDeviceStateNode/],
+      ['a node not run yet', chainDoc('c', [{ type: 'org.thingsboard.rule.engine.filter.TbAssetTypeSwitchNode', name: 'state?' }], []), /\(node #0 "state\?"\): not supported yet: org\.thingsboard\.rule\.engine\.filter\.TbAssetTypeSwitchNode/],
       ['a config value of the wrong type', chainDoc('c', [{ type: INPUT, name: 'in', configuration: { ruleChainId: 5 }, configurationVersion: 1 }], []), /\/metadata\/nodes\/0\/configuration\/ruleChainId \(node #0 "in"\): must be string/],
       ['a missing required config key', chainDoc('c', [{ type: INPUT, name: 'in', configuration: {}, configurationVersion: 1 }], []), /\/metadata\/nodes\/0\/configuration \(node #0 "in"\): missing required key "ruleChainId"/],
       ['a configuration that is not an object', chainDoc('c', [{ type: SWITCH, name: 's', configuration: 'x' as never }], []), /\/metadata\/nodes\/0\/configuration: must be object/],
