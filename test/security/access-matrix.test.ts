@@ -99,6 +99,7 @@ const TABLE = `
   POST   /api/v1/{token}/telemetry                                       200  200  200  200  200 | 200  200  200  200   200   200
   POST   /api/v1/{token}/attributes                                      200  200  200  200  200 | 200  200  200  200   200   200
   GET    /api/v1/{token}/attributes                                      200  200  200  200  200 | 200  200  200  200   200   200
+  GET    /api/v1/{token}/attributes/updates                              408  408  408  408  408 | 408  408  408  408   408   408
   GET    /api/v1/{token}/rpc                                             408  408  408  408  408 | 408  408  408  408   408   408
   POST   /api/v1/{token}/rpc                                             wait wait wait wait wait | wait wait wait wait wait wait
   POST   /api/v1/{token}/rpc/{requestId}                                 200  200  200  200  200 | 200  200  200  200   200   200
@@ -266,6 +267,7 @@ function builders(): Record<string, Builder> {
     'POST /api/v1/{token}/telemetry': (w) => ({ path: `/api/v1/${A(w).deviceAToken}/telemetry`, body: { temperature: 20 } }),
     'POST /api/v1/{token}/attributes': (w) => ({ path: `/api/v1/${A(w).deviceAToken}/attributes`, body: { firmware: '1.0' } }),
     'GET /api/v1/{token}/attributes': (w) => ({ path: `/api/v1/${A(w).deviceAToken}/attributes` }),
+    'GET /api/v1/{token}/attributes/updates': (w) => ({ path: `/api/v1/${A(w).deviceAToken}/attributes/updates?timeout=1` }),
     // A fresh device of tenant A: device A has the persistent RPCs of the rows above queued.
     'GET /api/v1/{token}/rpc': async (w) => {
       const token = `poll-${randomUUID()}`;

@@ -640,7 +640,7 @@ function documented5xx(c: FuzzCase, status: number): boolean {
 /** Requests that may rightly stay open past the client's patience (long polls, RPC waits). */
 function mayHold(c: FuzzCase): boolean {
   const path = c.route?.path ?? '';
-  return (c.method === 'GET' && path === '/api/v1/{token}/rpc') || (c.method === 'POST' && path === '/api/v1/{token}/rpc') || /^\/api\/(plugins\/)?rpc\/(oneway|twoway)\//.test(path);
+  return (c.method === 'GET' && (path === '/api/v1/{token}/rpc' || path === '/api/v1/{token}/attributes/updates')) || (c.method === 'POST' && path === '/api/v1/{token}/rpc') || /^\/api\/(plugins\/)?rpc\/(oneway|twoway)\//.test(path);
 }
 
 const AUTHORITY: Record<string, string> = { sys: 'SYS_ADMIN', adminA: 'TENANT_ADMIN', adminB: 'TENANT_ADMIN', custA: 'CUSTOMER_USER', custA2: 'CUSTOMER_USER', custB: 'CUSTOMER_USER' };

@@ -1,23 +1,31 @@
 // ThingsBoard's CoAP device API (spec/rpc.md §7.3; CoapTransportResource) on node-coap:
 //   POST coap://host/api/v1/{token}/telemetry | attributes   → 2.01
 //   GET  coap://host/api/v1/{token}/attributes?clientKeys=&sharedKeys= → 2.05 (4.04 when none)
+//   GET  coap://host/api/v1/{token}/attributes  Observe=0 / Observe=1 → shared-attribute updates
+//        (2.05 with the current shared attributes, then one 2.05 per update) / their end (2.02)
 //   GET  coap://host/api/v1/{token}/rpc  Observe=0 / Observe=1 → RPC subscription (2.03) / its end (2.02)
 //   POST coap://host/api/v1/{token}/rpc/{id}                 → 2.01, the reply to command {id}
 //   POST coap://host/api/v1/{token}/rpc                      → 2.05 with the rule chain's reply
 // Errors: 4.00 bad payload, 4.01 bad token, 4.13 too large, 4.29 rate limit, 5.00 queue failure.
+// Datagrams that are not CoAP are dropped (coap-datagram-guard.ts). Devices are present
+// (connectivity events) while they make requests or observe; see device-presence.ts.
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { createServer, ObserveWriteStream, type IncomingMessage, type OutgoingMessage, type Server } from 'coap';
 import type { DeviceAuth } from '../device-auth.js';
 import { attributesMessage, DevicePayloadError, telemetryMessages, toServerRpcMessage } from '../device-messages.js';
+import { DevicePresence } from '../device-presence.js';
 import type { SessionRegistry } from '../session-registry.js';
 import type { DeviceIdentity, TransportContext } from '../transport-api.js';
 import type { TbMsg } from '../../msg/tb-msg.js';
-import { deviceAttributes } from '../http/device-attributes.js';
+import { deviceAttributes, sharedAttributes } from '../http/device-attributes.js';
 import { isJsonText, payloadJson, queryKeys, requestIdOf } from '../http/device-payload.js';
 import { DeviceRateLimiter } from '../http/rate-limiter.js';
 import { CLIENT_RPC_TIMEOUT_BODY, holdSyncSession, SyncSession } from '../http/sync-session.js';
 import { CoapAckTracker } from './coap-ack-tracker.js';
+import { CoapAttributeObservation } from './coap-attribute-observation.js';
+import { CoapDatagramGuard, type CoapDatagramCounts } from './coap-datagram-guard.js';
+import type { CoapObservation, ObservedFeature } from './coap-observation.js';
 import { CoapRpcObservation } from './coap-rpc-observation.js';
 
 /** ThingsBoard's transport.coap.timeout. */
@@ -35,6 +43,8 @@ export interface CoapTransportOptions {
   readonly auth: DeviceAuth;
   /** CON notification ACK wait, and how long a client-side RPC waits (with limits.clientSideRpcTimeoutMs); default 10 000 ms. */
   readonly timeoutMs?: number;
+  /** ACTIVITY_EVENT at most once per this per device (default 10 000 ms, as MQTT). */
+  readonly activityReportIntervalMs?: number;
 }
 
 type Response = OutgoingMessage | ObserveWriteStream;
@@ -53,8 +63,12 @@ export class CoapTransport {
   private readonly limiter: DeviceRateLimiter;
   private readonly acks = new CoapAckTracker();
   private readonly timeoutMs: number;
-  /** One RPC observation per device, as ThingsBoard's client state. */
-  private readonly observations = new Map<string, CoapRpcObservation>();
+  private readonly presence: DevicePresence;
+  private guard: CoapDatagramGuard | undefined;
+  /** One observation per device and feature, as ThingsBoard's client state (device id → observation). */
+  private readonly observations: { readonly [F in ObservedFeature]: Map<string, CoapObservation> } = { rpc: new Map(), attributes: new Map() };
+  /** What each observation holds of its device's presence. */
+  private readonly holds = new Map<CoapObservation, () => void>();
   private readonly pending = new Set<SyncSession>();
   private readonly handling = new Set<Promise<void>>();
 
@@ -64,6 +78,7 @@ export class CoapTransport {
   ) {
     this.limiter = new DeviceRateLimiter(ctx.limits);
     this.timeoutMs = opts.timeoutMs ?? COAP_DEFAULT_TIMEOUT_MS;
+    this.presence = new DevicePresence(ctx, { name: 'coap transport', activityReportIntervalMs: opts.activityReportIntervalMs });
   }
 
   /** Binds the socket; resolves with the UDP port. */
@@ -78,10 +93,12 @@ export class CoapTransport {
         resolve();
       });
     });
-    // Our own socket, so we see every datagram: the ACKs of CON notifications among them.
-    socket.on('message', (datagram, from) => this.acks.onDatagram(datagram, from));
     socket.on('error', (e) => this.ctx.logger.warn(`coap transport: socket: ${e.message}`));
     const server = createServer({ sendAcksForNonConfirmablePackets: true });
+    // Our own socket and guard, so we see every well-formed datagram: the ACKs of CON notifications among them.
+    const guard = new CoapDatagramGuard(socket, this.ctx.logger);
+    guard.install(server, (datagram, from) => this.acks.onDatagram(datagram, from));
+    this.guard = guard;
     server.on('request', (req: IncomingMessage, res: Response) => {
       const handling = this.handle(req, res)
         .catch((e: Error) => {
@@ -99,25 +116,33 @@ export class CoapTransport {
   }
 
   async close(): Promise<void> {
-    for (const observation of [...this.observations.values()]) observation.close('the server is shutting down');
+    for (const map of Object.values(this.observations)) for (const observation of [...map.values()]) observation.close('the server is shutting down');
     for (const session of [...this.pending]) session.close('the server is shutting down');
     this.acks.clear();
     const server = this.server;
     const socket = this.socket;
     this.server = undefined;
     this.socket = undefined;
-    if (!server || !socket) return;
+    // Present devices get their DISCONNECT_EVENT, as MQTT's sessions at shutdown.
+    const disconnected = this.presence.close();
+    if (!server || !socket) return disconnected;
     // Requests being answered (client-side RPCs just closed among them) get their answer out
     // before the socket goes; a bounded wait, as one may be stuck on Redis.
     await Promise.race([Promise.allSettled([...this.handling]), new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS))]);
     await new Promise((resolve) => setImmediate(resolve));
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await new Promise<void>((resolve) => socket.close(() => resolve()));
+    await disconnected;
   }
 
-  /** Live RPC observations (one per device). */
+  /** Live observations (at most one RPC and one attribute observation per device). */
   get observationCount(): number {
-    return this.observations.size;
+    return this.observations.rpc.size + this.observations.attributes.size;
+  }
+
+  /** Datagrams dropped as not CoAP, and requests node-coap refused. */
+  get datagrams(): CoapDatagramCounts {
+    return this.guard?.counts ?? { malformed: 0, refused: 0 };
   }
 
   private async handle(req: IncomingMessage, res: Response): Promise<void> {
@@ -129,6 +154,8 @@ export class CoapTransport {
     if (typeof handler === 'string') return reply(res, handler);
     const device = await this.opts.auth.authenticate(route.token);
     if (!device) return reply(res, '4.01');
+    // Every request of a known device is activity, a refused one too.
+    await this.presence.touch(device);
     if (!this.limiter.tryAcquire(device)) return reply(res, '4.29', 'too many requests: the device or tenant message rate limit is reached');
     try {
       await handler(device, route, req, res);
@@ -147,13 +174,10 @@ export class CoapTransport {
       case 'POST attributes':
         return (device, _route, r, res) => this.enqueue([attributesMessage(device, payloadJson(r.payload))], res);
       case 'GET attributes':
-        // Observing attribute updates is ThingsBoard's, not served here yet.
-        return observe === undefined ? (device, rt, _r, res) => this.getAttributes(device, rt, res) : '5.01';
+        // Without Observe: the device's attribute request; with it: shared-attribute updates.
+        return observe === undefined ? (device, rt, _r, res) => this.getAttributes(device, rt, res) : this.observeHandler('attributes', observe);
       case 'GET rpc':
-        // node-coap answers an Observe=0 GET through an ObserveWriteStream.
-        if (observe === 0) return (device, _route, r, res) => (res instanceof ObserveWriteStream ? this.observe(device, r, res) : reply(res, '5.00'));
-        if (observe === 1) return (device, _route, r, res) => this.deregister(device, r, res);
-        return '4.00';
+        return this.observeHandler('rpc', observe);
       case 'POST rpc':
         return (device, _route, r, res) => this.clientSideRpc(device, r, res);
       case 'POST rpc/id': {
@@ -182,41 +206,67 @@ export class CoapTransport {
     reply(res, '2.05', JSON.stringify(result), true);
   }
 
-  private async observe(device: DeviceIdentity, req: IncomingMessage, stream: ObserveWriteStream): Promise<void> {
+  /** Observe=0 registers, Observe=1 deregisters; anything else is a bad request. */
+  private observeHandler(feature: ObservedFeature, observe: unknown): Handler | string {
+    // node-coap answers an Observe=0 GET through an ObserveWriteStream.
+    if (observe === 0) return (device, _route, r, res) => (res instanceof ObserveWriteStream ? this.observe(feature, device, r, res) : reply(res, '5.00'));
+    if (observe === 1) return (device, _route, r, res) => this.deregister(feature, device, r, res);
+    return '4.00';
+  }
+
+  private async observe(feature: ObservedFeature, device: DeviceIdentity, req: IncomingMessage, stream: ObserveWriteStream): Promise<void> {
     const key = observationKey(req);
-    const current = this.observations.get(device.deviceId);
+    const observations = this.observations[feature];
+    const current = observations.get(device.deviceId);
     // A retransmission of an observe request still being answered: that answer will do.
     if (current?.key === key && !current.accepted) return;
-    const observation = new CoapRpcObservation(device, key, req.rsinfo, stream, {
-      rpc: this.ctx.rpc,
-      acks: this.acks,
-      ackTimeoutMs: this.timeoutMs,
-      onEnd: (o, byDevice) => this.ended(o, byDevice),
-    });
-    this.observations.set(device.deviceId, observation);
+    const onEnd = (o: CoapObservation, byDevice: boolean): void => this.ended(o, byDevice);
+    const observation =
+      feature === 'rpc'
+        ? new CoapRpcObservation(device, key, req.rsinfo, stream, { rpc: this.ctx.rpc, acks: this.acks, ackTimeoutMs: this.timeoutMs, onEnd })
+        : new CoapAttributeObservation(device, key, req.rsinfo, stream, { logger: this.ctx.logger, onEnd });
+    observations.set(device.deviceId, observation);
+    // An observing device waits for the server: it stays present until the observation ends.
+    this.holds.set(observation, this.presence.hold(device));
     if (current?.key === key) current.supersede();
     else current?.replace();
     try {
+      // Registered before the current values are read: an update meanwhile is not lost (it waits for the first response).
       await this.opts.sessions.register(observation, { exclusive: false });
     } catch (e) {
       observation.close('not registered');
       throw e;
     }
-    if (!observation.rpcSubscribed) return; // closed while registering
-    observation.accept();
-    // After the 2.03: what the listener sends now must come as notifications after it.
-    this.ctx.rpc.onRpcSubscribe(observation);
+    if (!observation.active) return; // closed while registering
+    if (observation instanceof CoapRpcObservation) {
+      observation.accept();
+      // After the 2.03: what the listener sends now must come as notifications after it.
+      this.ctx.rpc.onRpcSubscribe(observation);
+    } else if (observation instanceof CoapAttributeObservation) {
+      // ThingsBoard answers with its shared-attribute request; with none there it answers 4.04,
+      // which ends an observation (RFC 7641 §3.2), so here it is an empty object.
+      const shared = await sharedAttributes(this.ctx.store, device).catch((e: Error) => {
+        observation.close('the attributes could not be read');
+        throw e;
+      });
+      observation.accept(JSON.stringify(shared ? { shared } : {}));
+    }
   }
 
-  private ended(observation: CoapRpcObservation, byDevice: boolean): void {
-    if (this.observations.get(observation.device.deviceId) === observation) this.observations.delete(observation.device.deviceId);
-    if (byDevice) this.ctx.rpc.onRpcUnsubscribe(observation);
-    this.ctx.rpc.onSessionClosed(observation);
-    void this.opts.sessions.unregister(observation);
+  private ended(observation: CoapObservation, byDevice: boolean): void {
+    const observations = this.observations[observation.feature];
+    if (observations.get(observation.device.deviceId) === observation) observations.delete(observation.device.deviceId);
+    this.holds.get(observation)?.();
+    this.holds.delete(observation);
+    if (observation.feature === 'rpc') {
+      if (byDevice) this.ctx.rpc.onRpcUnsubscribe(observation);
+      this.ctx.rpc.onSessionClosed(observation);
+    }
+    void this.opts.sessions.unregister(observation).catch((e: Error) => this.ctx.logger.warn(`coap transport: unregister failed: ${e.message}`));
   }
 
-  private deregister(device: DeviceIdentity, req: IncomingMessage, res: Response): void {
-    const observation = this.observations.get(device.deviceId);
+  private deregister(feature: ObservedFeature, device: DeviceIdentity, req: IncomingMessage, res: Response): void {
+    const observation = this.observations[feature].get(device.deviceId);
     if (!observation || observation.key !== observationKey(req)) return reply(res, '4.04');
     observation.deregister();
     reply(res, '2.02');
@@ -226,14 +276,16 @@ export class CoapTransport {
     const payload = payloadJson(req.payload);
     if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) throw new DevicePayloadError('an RPC reply must be a JSON object');
     // ThingsBoard hands on the re-serialized object (spec/rpc.md §7.3), on the device's observation if it has one.
-    const session = this.observations.get(device.deviceId) ?? new SyncSession('coap', device, this.ctx.rpc, false);
+    const session = this.observations.rpc.get(device.deviceId) ?? new SyncSession('coap', device, this.ctx.rpc, 'none');
     this.ctx.rpc.onRpcResponse(session, requestId, JSON.stringify(payload));
     reply(res, '2.01');
   }
 
   private async clientSideRpc(device: DeviceIdentity, req: IncomingMessage, res: Response): Promise<void> {
-    const session = new SyncSession('coap', device, this.ctx.rpc, false);
+    const session = new SyncSession('coap', device, this.ctx.rpc, 'none');
     const msg = toServerRpcMessage(device, payloadJson(req.payload), { requestId: 0, serviceId: this.ctx.serviceId, sessionId: session.sessionId });
+    // The device waits for the reply: it stays present meanwhile.
+    const release = this.presence.hold(device);
     const outcome = await holdSyncSession(session, {
       sessions: this.opts.sessions,
       rpc: this.ctx.rpc,
@@ -241,10 +293,12 @@ export class CoapTransport {
       waitMs: Math.min(this.timeoutMs, this.ctx.limits.clientSideRpcTimeoutMs),
       active: this.pending,
       begin: () => this.ctx.toRuleEngine(msg),
-    }).catch((e: Error) => {
-      this.ctx.logger.warn(`coap transport: client-side RPC not queued: ${e.message}`);
-      return null;
-    });
+    })
+      .catch((e: Error) => {
+        this.ctx.logger.warn(`coap transport: client-side RPC not queued: ${e.message}`);
+        return null;
+      })
+      .finally(release);
     if (outcome === null) return reply(res, '5.00');
     switch (outcome.kind) {
       case 'reply':

@@ -23,6 +23,12 @@ export async function deviceAttributes(store: Store, device: DeviceIdentity, cli
   return reply;
 }
 
+/** Every shared attribute of the device as key → value; null when it has none. */
+export async function sharedAttributes(store: Store, device: DeviceIdentity): Promise<Record<string, KvValue> | null> {
+  const shared = await store.attributes.getAll({ entityType: 'DEVICE', id: device.deviceId }, 'SHARED_SCOPE');
+  return shared.length > 0 ? toObject(shared) : null;
+}
+
 function toObject(kvs: readonly AttributeKv[]): Record<string, KvValue> {
   const out: Record<string, KvValue> = {};
   for (const kv of kvs) out[kv.key] = kv.value;

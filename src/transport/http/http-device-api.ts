@@ -1,16 +1,18 @@
 // ThingsBoard's HTTP device API (spec/rpc.md §7.2; DeviceApiController) as a fastify plugin:
-// telemetry, attributes, the RPC long poll, RPC replies and client-side RPC under
-// /api/v1/{token}/. Register it without a prefix: the paths are ThingsBoard's, absolute.
+// telemetry, attributes, the attribute-update and RPC long polls, RPC replies and client-side RPC
+// under /api/v1/{token}/. Register it without a prefix: the paths are ThingsBoard's, absolute.
+// Devices are present (connectivity events) while they make requests; see device-presence.ts.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { TbMsg } from '../../msg/tb-msg.js';
 import type { DeviceAuth } from '../device-auth.js';
 import { attributesMessage, DevicePayloadError, telemetryMessages, toServerRpcMessage } from '../device-messages.js';
+import { DevicePresence } from '../device-presence.js';
 import type { SessionRegistry } from '../session-registry.js';
 import type { DeviceIdentity, TransportContext } from '../transport-api.js';
 import { deviceAttributes } from './device-attributes.js';
 import { isJsonText, payloadJson, payloadText, queryKeys, requestIdOf } from './device-payload.js';
 import { DeviceRateLimiter } from './rate-limiter.js';
-import { CLIENT_RPC_TIMEOUT_BODY, holdSyncSession, SyncSession, type SyncOutcome } from './sync-session.js';
+import { CLIENT_RPC_TIMEOUT_BODY, holdSyncSession, SyncSession, type HoldOptions, type SyncOutcome } from './sync-session.js';
 
 /** ThingsBoard's transport.http.request_timeout: a long poll without `timeout`. */
 export const HTTP_DEFAULT_LONG_POLL_MS = 60_000;
@@ -28,6 +30,8 @@ export interface HttpDeviceApiOptions {
   readonly defaultLongPollMs?: number;
   /** Body limit of telemetry and attributes (default 50 MiB). */
   readonly maxBodyBytes?: number;
+  /** ACTIVITY_EVENT at most once per this per device (default 10 000 ms, as MQTT). */
+  readonly activityReportIntervalMs?: number;
 }
 
 interface TokenParams {
@@ -39,6 +43,7 @@ type Query = Record<string, string | string[] | undefined>;
 export function httpDeviceApi(ctx: TransportContext, opts: HttpDeviceApiOptions): FastifyPluginAsync {
   return async (app) => {
     const limiter = new DeviceRateLimiter(ctx.limits);
+    const presence = new DevicePresence(ctx, { name: 'http device api', activityReportIntervalMs: opts.activityReportIntervalMs });
     const active = new Set<SyncSession>();
     const maxPollMs = opts.maxLongPollMs ?? HTTP_MAX_LONG_POLL_MS;
     const defaultPollMs = Math.min(opts.defaultLongPollMs ?? HTTP_DEFAULT_LONG_POLL_MS, maxPollMs);
@@ -72,6 +77,8 @@ export function httpDeviceApi(ctx: TransportContext, opts: HttpDeviceApiOptions)
       if (closing) reply.header('connection', 'close');
       return payload;
     });
+    // After the long polls ended: present devices get their DISCONNECT_EVENT, as MQTT's at shutdown.
+    app.addHook('onClose', () => presence.close());
 
     /** The device of the token, within its rates; otherwise the reply is sent (401, 429) and null returned. */
     async function admit(token: string, reply: FastifyReply): Promise<DeviceIdentity | null> {
@@ -80,6 +87,8 @@ export function httpDeviceApi(ctx: TransportContext, opts: HttpDeviceApiOptions)
         reply.code(401).send();
         return null;
       }
+      // Every request of a known device is activity, a refused one too.
+      await presence.touch(device);
       if (!limiter.tryAcquire(device)) {
         reply.code(429).type('text/plain').send('too many requests: the device or tenant message rate limit is reached');
         return null;
@@ -103,6 +112,23 @@ export function httpDeviceApi(ctx: TransportContext, opts: HttpDeviceApiOptions)
       reply.raw.on('close', () => session.close('the client went away'));
     }
 
+    /** Runs the sync session to its outcome; the device waits meanwhile, so it stays present. */
+    async function hold(session: SyncSession, reply: FastifyReply, how: Pick<HoldOptions, 'waitMs' | 'begin'>): Promise<SyncOutcome> {
+      closeOnAbort(session, reply);
+      const release = presence.hold(session.device);
+      try {
+        return await holdSyncSession(session, { sessions: opts.sessions, rpc: ctx.rpc, active, ...how });
+      } finally {
+        release();
+      }
+    }
+
+    /** A long poll's wait: `timeout` 0 or absent → the default, never above the maximum; null when not a number. */
+    function pollWait(value: string | string[] | undefined): number | null {
+      const asked = pollTimeout(value);
+      return asked === null ? null : asked === 0 ? defaultPollMs : Math.min(asked, maxPollMs);
+    }
+
     app.post<{ Params: TokenParams }>('/api/v1/:token/telemetry', { bodyLimit }, async (request, reply) => {
       const device = await admit(request.params.token, reply);
       if (!device) return reply;
@@ -122,21 +148,25 @@ export function httpDeviceApi(ctx: TransportContext, opts: HttpDeviceApiOptions)
       return reply.code(200).type('application/json').send(JSON.stringify(result));
     });
 
-    // RPC long poll: one command per poll, DELIVERED at once (the session reports it), 408 when none came.
-    app.get<{ Params: TokenParams; Querystring: Query }>('/api/v1/:token/rpc', async (request, reply) => {
-      const asked = pollTimeout(request.query.timeout);
-      if (asked === null) return reply.code(400).type('text/plain').send('timeout must be a whole number of milliseconds');
+    // Attribute-update long poll (DeviceApiController.subscribeToAttributes): the next shared-attribute
+    // change or deletion as JSON, 408 when none came; the current values are GET /attributes.
+    app.get<{ Params: TokenParams; Querystring: Query }>('/api/v1/:token/attributes/updates', async (request, reply) => {
+      const waitMs = pollWait(request.query.timeout);
+      if (waitMs === null) return reply.code(400).type('text/plain').send('timeout must be a whole number of milliseconds');
       const device = await admit(request.params.token, reply);
       if (!device) return reply;
-      const session = new SyncSession('http', device, ctx.rpc, true);
-      closeOnAbort(session, reply);
-      const outcome = await holdSyncSession(session, {
-        sessions: opts.sessions,
-        rpc: ctx.rpc,
-        waitMs: asked === 0 ? defaultPollMs : Math.min(asked, maxPollMs),
-        active,
-        begin: (s) => ctx.rpc.onRpcSubscribe(s),
-      });
+      const outcome = await hold(new SyncSession('http', device, ctx.rpc, 'attributes'), reply, { waitMs });
+      if (outcome.kind === 'attributes') return reply.code(200).type('application/json').send(outcome.body);
+      return reply.code(408).send();
+    });
+
+    // RPC long poll: one command per poll, DELIVERED at once (the session reports it), 408 when none came.
+    app.get<{ Params: TokenParams; Querystring: Query }>('/api/v1/:token/rpc', async (request, reply) => {
+      const waitMs = pollWait(request.query.timeout);
+      if (waitMs === null) return reply.code(400).type('text/plain').send('timeout must be a whole number of milliseconds');
+      const device = await admit(request.params.token, reply);
+      if (!device) return reply;
+      const outcome = await hold(new SyncSession('http', device, ctx.rpc, 'rpc'), reply, { waitMs, begin: (s) => ctx.rpc.onRpcSubscribe(s) });
       if (outcome.kind === 'command') return reply.code(200).type('application/json').send(outcome.body);
       // Timeout, or closed from outside: ThingsBoard answers a remote session close with 408 too.
       return reply.code(408).send();
@@ -150,7 +180,7 @@ export function httpDeviceApi(ctx: TransportContext, opts: HttpDeviceApiOptions)
       if (!device) return reply;
       const payload = payloadText(bodyOf(request));
       // The reply comes on a request of its own: a session that exists only to name the device.
-      ctx.rpc.onRpcResponse(new SyncSession('http', device, ctx.rpc, false), requestId, payload);
+      ctx.rpc.onRpcResponse(new SyncSession('http', device, ctx.rpc, 'none'), requestId, payload);
       return reply.code(200).send();
     });
 
@@ -159,20 +189,13 @@ export function httpDeviceApi(ctx: TransportContext, opts: HttpDeviceApiOptions)
       const device = await admit(request.params.token, reply);
       if (!device) return reply;
       const payload = payloadJson(bodyOf(request));
-      const session = new SyncSession('http', device, ctx.rpc, false);
+      const session = new SyncSession('http', device, ctx.rpc, 'none');
       const msg = toServerRpcMessage(device, payload, { requestId: 0, serviceId: ctx.serviceId, sessionId: session.sessionId });
-      closeOnAbort(session, reply);
       let outcome: SyncOutcome;
       try {
         // One timer, the client-side RPC timeout, answered like MQTT's: ThingsBoard also runs the
         // sync session's own 60 s timer (→ 408) and which fires first is a race there.
-        outcome = await holdSyncSession(session, {
-          sessions: opts.sessions,
-          rpc: ctx.rpc,
-          waitMs: ctx.limits.clientSideRpcTimeoutMs,
-          active,
-          begin: () => ctx.toRuleEngine(msg),
-        });
+        outcome = await hold(session, reply, { waitMs: ctx.limits.clientSideRpcTimeoutMs, begin: () => ctx.toRuleEngine(msg) });
       } catch (e) {
         ctx.logger.warn(`http device api: client-side RPC not queued: ${(e as Error).message}`);
         return reply.code(500).send();

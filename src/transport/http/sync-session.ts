@@ -1,17 +1,24 @@
-// ThingsBoard's SYNC session: one that lives for a single device request. An HTTP long poll takes
-// one server command; an HTTP or CoAP client-side RPC waits for its reply. The first outcome ends
-// the session and later calls are ignored (spec/rpc.md §5.1, §5.3: a SYNC session gets one command).
+// ThingsBoard's SYNC session: one that lives for a single device request. An HTTP RPC long poll
+// takes one server command, an HTTP attribute long poll one shared-attribute update; an HTTP or
+// CoAP client-side RPC waits for its reply. The first outcome ends the session and later calls
+// are ignored (spec/rpc.md §5.1, §5.3: a SYNC session gets one command).
 import { randomUUID } from 'node:crypto';
 import type { SessionRegistry } from '../session-registry.js';
 import type { AttributeUpdate, DeviceIdentity, DeviceRpcListener, DeviceSession, ToDeviceRpcRequest, TransportProtocol } from '../transport-api.js';
+import { attributeUpdateBody } from './attribute-update-body.js';
 import { rpcCommandBody } from './rpc-command.js';
 
 /** What a device gets when the rule chain does not answer its RPC in time (as over MQTT, §8.1). */
 export const CLIENT_RPC_TIMEOUT_BODY = '{"error":"timeout"}';
 
+/** What the session waits for besides a reply: a server command, a shared-attribute update, or neither. */
+export type SyncListening = 'rpc' | 'attributes' | 'none';
+
 export type SyncOutcome =
   /** A server command, as the JSON body the device gets. */
   | { readonly kind: 'command'; readonly requestId: number; readonly body: string }
+  /** A shared-attribute update, as the JSON body the device gets. */
+  | { readonly kind: 'attributes'; readonly body: string }
   /** The rule chain's answer to the device's own request. */
   | { readonly kind: 'reply'; readonly payload: string }
   /** The wait ran out. */
@@ -29,14 +36,14 @@ export class SyncSession implements DeviceSession {
     readonly protocol: TransportProtocol,
     readonly device: DeviceIdentity,
     private readonly rpc: DeviceRpcListener,
-    /** True for a long poll: the session listens for one command. */
-    private readonly listens: boolean,
+    /** A long poll listens for one command ('rpc') or one attribute update ('attributes'). */
+    private readonly listening: SyncListening,
   ) {
     this.outcome = new Promise((resolve) => (this.settle = resolve));
   }
 
   get rpcSubscribed(): boolean {
-    return this.listens && !this.ended;
+    return this.listening === 'rpc' && !this.ended;
   }
 
   get done(): boolean {
@@ -65,8 +72,10 @@ export class SyncSession implements DeviceSession {
     this.finish({ kind: 'reply', payload });
   }
 
-  sendAttributeUpdate(_update: AttributeUpdate): void {
-    // Attribute long polls / observes are not served by a sync session.
+  sendAttributeUpdate(update: AttributeUpdate): void {
+    if (this.listening !== 'attributes' || this.ended) return;
+    const body = attributeUpdateBody(update);
+    if (body !== null) this.finish({ kind: 'attributes', body });
   }
 
   close(reason: string): void {
@@ -93,7 +102,7 @@ export interface HoldOptions {
   /** Sessions in flight, closed by the transport at shutdown. */
   readonly active: Set<SyncSession>;
   /** Once registered: subscribe for commands, or hand the request to the rule engine. A rejection ends the session and is rethrown. */
-  readonly begin: (session: SyncSession) => void | Promise<void>;
+  readonly begin?: (session: SyncSession) => void | Promise<void>;
 }
 
 /**
@@ -106,7 +115,7 @@ export async function holdSyncSession(session: SyncSession, opts: HoldOptions): 
   try {
     await opts.sessions.register(session, { exclusive: false });
     timer = setTimeout(() => session.expire(), opts.waitMs);
-    await opts.begin(session);
+    await opts.begin?.(session);
     return await session.outcome;
   } finally {
     clearTimeout(timer);

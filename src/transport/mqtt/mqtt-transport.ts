@@ -3,6 +3,7 @@
 // as user name; see handlers/ for each packet type and spec/rpc.md §7.1 for the behaviour.
 import { createServer, type Server, type Socket } from 'node:net';
 import type { DeviceAuth } from '../device-auth.js';
+import { defaultActivityReportIntervalMs } from '../device-presence.js';
 import type { SessionRegistry } from '../session-registry.js';
 import type { TransportContext } from '../transport-api.js';
 import { MqttClient } from './client.js';
@@ -52,8 +53,7 @@ export class MqttTransport {
       auth: opts.auth,
       exclusiveSessions: opts.exclusiveSessions ?? true,
       ackTimeoutMs: positive('ackTimeoutMs', opts.ackTimeoutMs ?? 10_000),
-      // Reported well within the inactivity timeout, so that a busy device never looks silent.
-      activityReportIntervalMs: positive('activityReportIntervalMs', opts.activityReportIntervalMs ?? Math.max(1, Math.min(10_000, Math.floor(ctx.limits.inactivityTimeoutMs / 4)))),
+      activityReportIntervalMs: positive('activityReportIntervalMs', opts.activityReportIntervalMs ?? defaultActivityReportIntervalMs(ctx.limits)),
       maxInflight: positive('maxInflight', opts.maxInflight ?? 100),
       deviceLimiter: new RateLimiter(ctx.limits.deviceMsgsPerSecond),
       tenantLimiter: new RateLimiter(ctx.limits.tenantMsgsPerSecond),

@@ -97,13 +97,13 @@ describe('CoAP transport', function () {
     });
   }
 
-  function observe(port: number, accessToken: string, opts: { confirmable?: boolean; agent?: Agent; token?: Buffer } = {}): Promise<Observation> {
+  function observe(port: number, accessToken: string, opts: { confirmable?: boolean; agent?: Agent; token?: Buffer; feature?: 'rpc' | 'attributes' } = {}): Promise<Observation> {
     return new Promise((resolve, reject) => {
       const req = request({
         hostname: '127.0.0.1',
         port,
         method: 'GET',
-        pathname: `/api/v1/${accessToken}/rpc`,
+        pathname: `/api/v1/${accessToken}/${opts.feature ?? 'rpc'}`,
         observe: true,
         confirmable: opts.confirmable ?? true,
         agent: opts.agent ?? agent(),
@@ -329,6 +329,147 @@ describe('CoAP transport', function () {
       await waitFor(() => engine.msgs.length === 1, 3000, 'the request to reach the rule engine');
       await transport.close();
       expect((await waiting).code).to.equal('5.03');
+    });
+  });
+
+  describe('attribute updates by Observe', () => {
+    const observeAttributes = (port: number, token: string, opts: { confirmable?: boolean; agent?: Agent } = {}) => observe(port, token, { ...opts, feature: 'attributes' });
+    /** The device's attribute observation, as registered. */
+    const attributeSession = () => fx.sessions.localOfDevice(fx.deviceId).find((s) => !s.rpcSubscribed);
+
+    it('CON: 2.05 with the current shared attributes first, then each change and deletion as a CON notification', async () => {
+      const { port, transport, listener } = await coap();
+      const socket = createSocket('udp4');
+      const wire = typesOnWire(socket);
+      const device = await observeAttributes(port, TOKEN, { agent: agent(socket) });
+      expect(device.first).to.deep.equal({ code: '2.05', text: '{"shared":{"interval":30}}', contentFormat: 'application/json' });
+      await waitFor(() => attributeSession() !== undefined, 3000, 'the observation to be registered');
+      expect(transport.observationCount).to.equal(1);
+      await fx.sessions.pushAttributeUpdate(fx.deviceId, { shared: { interval: 45, mode: 'eco' } });
+      await fx.sessions.pushAttributeUpdate(fx.deviceId, { deleted: ['mode'] });
+      await waitFor(() => device.notes.length === 2, 3000, 'two notifications');
+      expect(device.notes).to.deep.equal([
+        { code: '2.05', text: '{"interval":45,"mode":"eco"}', contentFormat: 'application/json' },
+        { code: '2.05', text: '{"deleted":["mode"]}', contentFormat: 'application/json' },
+      ]);
+      expect(wire, 'message types: the piggybacked first response, then CON notifications').to.deep.equal([2, 0, 0]);
+      // Not an RPC subscription: the RPC service hears nothing of it.
+      expect(listener.events).to.have.length(0);
+    });
+
+    it('NON: NON notifications; a device without shared attributes gets {} first', async () => {
+      const { port } = await coap();
+      const socket = createSocket('udp4');
+      const wire = typesOnWire(socket);
+      const device = await observeAttributes(port, TOKEN_B, { confirmable: false, agent: agent(socket) });
+      expect(device.first).to.include({ code: '2.05', text: '{}' });
+      await waitFor(() => fx.sessions.localOfDevice(fx.deviceIdB).length === 1, 3000, 'the observation to be registered');
+      await fx.sessions.pushAttributeUpdate(fx.deviceIdB, { shared: { on: true } });
+      await waitFor(() => device.notes.length === 1, 3000, 'the notification');
+      expect(device.notes[0]?.text).to.equal('{"on":true}');
+      expect(wire).to.deep.equal([1, 1]);
+    });
+
+    it('deregistration (Observe=1) ends it: 2.02, unregistered, no more notifications', async () => {
+      const { port, transport } = await coap();
+      const socket = createSocket('udp4');
+      const device = await observeAttributes(port, TOKEN, { agent: agent(socket) });
+      await waitFor(() => attributeSession() !== undefined, 3000, 'the observation to be registered');
+      // Only the observer itself can deregister.
+      expect((await call(port, 'GET', `/api/v1/${TOKEN}/attributes`, undefined, { observe: 1 })).code).to.equal('4.04');
+      device.res.close(true);
+      await waitFor(() => transport.observationCount === 0 && fx.sessions.size === 0, 3000, 'the observation to end');
+      await fx.sessions.pushAttributeUpdate(fx.deviceId, { shared: { interval: 1 } });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(device.notes).to.have.length(0);
+    });
+
+    it('a device that forgot the observation resets the next notification: the observation ends', async () => {
+      const { port, transport } = await coap();
+      const device = await observeAttributes(port, TOKEN);
+      await waitFor(() => attributeSession() !== undefined, 3000, 'the observation to be registered');
+      device.res.close(); // without telling the server: the next notification gets an RST
+      await fx.sessions.pushAttributeUpdate(fx.deviceId, { shared: { interval: 2 } });
+      await waitFor(() => transport.observationCount === 0 && fx.sessions.size === 0, 3000, 'the observation to end');
+    });
+
+    it('an RPC and an attribute observation live side by side, each taking only its own', async () => {
+      const { port, transport, listener } = await coap();
+      const rpc = await observe(port, TOKEN);
+      const attributes = await observeAttributes(port, TOKEN);
+      expect(transport.observationCount).to.equal(2);
+      const rpcSession = await listener.subscribed();
+      await waitFor(() => fx.sessions.localOfDevice(fx.deviceId).length === 2, 3000, 'both to be registered');
+      await fx.sessions.pushAttributeUpdate(fx.deviceId, { shared: { interval: 3 } });
+      rpcSession.sendRpcRequest(command(1));
+      await waitFor(() => rpc.notes.length === 1 && attributes.notes.length === 1, 3000, 'one notification each');
+      expect(JSON.parse(rpc.notes[0]?.text ?? '')).to.include({ id: 1 });
+      expect(attributes.notes[0]?.text).to.equal('{"interval":3}');
+    });
+
+    it('4.01 for an unknown token, 4.00 for an Observe value other than 0 or 1; closing ends it with 5.03', async () => {
+      const { port, transport } = await coap();
+      expect((await observeAttributes(port, 'NO_SUCH_TOKEN')).first.code).to.equal('4.01');
+      const odd = await new Promise<string>((resolve, reject) => {
+        const req = request({ hostname: '127.0.0.1', port, method: 'GET', pathname: `/api/v1/${TOKEN}/attributes`, agent: agent() });
+        req.setOption('Observe', Buffer.of(5));
+        req.on('response', (res: IncomingMessage) => resolve(res.code));
+        req.on('error', reject);
+        req.end();
+      });
+      expect(odd).to.equal('4.00');
+      const device = await observeAttributes(port, TOKEN);
+      await transport.close();
+      await waitFor(() => device.notes.length === 1, 3000, 'the last notification');
+      expect(device.notes[0]?.code).to.equal('5.03');
+    });
+  });
+
+  describe('device events', () => {
+    const telemetry = (port: number, token = TOKEN) => call(port, 'POST', `/api/v1/${token}/telemetry`, '{"t":1}');
+
+    it('first request → CONNECT_EVENT; later ones within the interval → nothing; unknown tokens → nothing', async () => {
+      const { port, engine } = await coap();
+      expect((await telemetry(port)).code).to.equal('2.01');
+      expect(engine.eventTypes(fx.deviceId)).to.deep.equal(['CONNECT_EVENT']);
+      expect(JSON.parse(engine.events[0]?.data ?? '')).to.include({ active: true });
+      await telemetry(port);
+      await call(port, 'GET', `/api/v1/${TOKEN}/attributes`);
+      await telemetry(port, 'NO_SUCH_TOKEN');
+      expect(engine.events.map((m) => m.type)).to.deep.equal(['CONNECT_EVENT']);
+    });
+
+    it('ACTIVITY_EVENT after the interval; silence → INACTIVITY_EVENT then DISCONNECT_EVENT', async () => {
+      const under = fx.context({ inactivityTimeoutMs: 600 });
+      const transport = new CoapTransport(under.ctx, { port: 0, host: '127.0.0.1', sessions: fx.sessions, auth: fx.auth, activityReportIntervalMs: 100 });
+      transports.push(transport);
+      const port = await transport.start();
+      await telemetry(port);
+      await new Promise((r) => setTimeout(r, 150));
+      await telemetry(port);
+      expect(under.engine.eventTypes(fx.deviceId)).to.deep.equal(['CONNECT_EVENT', 'ACTIVITY_EVENT']);
+      await waitFor(() => under.engine.eventTypes(fx.deviceId).length === 4, 5000, 'INACTIVITY_EVENT and DISCONNECT_EVENT');
+      expect(under.engine.eventTypes(fx.deviceId)).to.deep.equal(['CONNECT_EVENT', 'ACTIVITY_EVENT', 'INACTIVITY_EVENT', 'DISCONNECT_EVENT']);
+    });
+
+    it('an observation keeps the device present; its end is activity; closing disconnects present devices', async () => {
+      const under = fx.context({ inactivityTimeoutMs: 300 });
+      const transport = new CoapTransport(under.ctx, { port: 0, host: '127.0.0.1', sessions: fx.sessions, auth: fx.auth, activityReportIntervalMs: 100 });
+      transports.push(transport);
+      const port = await transport.start();
+      const socket = createSocket('udp4');
+      const device = await observe(port, TOKEN, { agent: agent(socket) });
+      await telemetry(port, TOKEN_B);
+      // B goes silent and is disconnected; A observes and stays.
+      await waitFor(() => under.engine.eventTypes(fx.deviceIdB).includes('DISCONNECT_EVENT'), 5000, 'B to be disconnected');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(under.engine.eventTypes(fx.deviceId)).to.deep.equal(['CONNECT_EVENT']);
+      device.res.close(true);
+      await waitFor(() => under.engine.eventTypes(fx.deviceId).length === 2, 3000, 'the end of the observation as activity');
+      expect(under.engine.eventTypes(fx.deviceId)).to.deep.equal(['CONNECT_EVENT', 'ACTIVITY_EVENT']);
+      await transport.close();
+      expect(under.engine.eventTypes(fx.deviceId)).to.deep.equal(['CONNECT_EVENT', 'ACTIVITY_EVENT', 'DISCONNECT_EVENT']);
+      expect(under.engine.eventTypes(fx.deviceIdB)).to.deep.equal(['CONNECT_EVENT', 'INACTIVITY_EVENT', 'DISCONNECT_EVENT']);
     });
   });
 

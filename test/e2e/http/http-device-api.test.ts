@@ -230,6 +230,149 @@ describe('HTTP device API', function () {
     });
   });
 
+  describe('attribute-update long poll', () => {
+    const updates = (url: string, token = TOKEN, timeout = '5000') => fetch(`${url}/${token}/attributes/updates?timeout=${timeout}`);
+    /** Until the poll's session is registered, where SessionRegistry.pushAttributeUpdate finds it. */
+    const polling = () => waitFor(() => fx.sessions.localOfDevice(fx.deviceId).length === 1, 3000, 'the long poll to be registered');
+
+    it('answers a shared-attribute change as {"key": value} (200, JSON); the session ends with it', async () => {
+      const { url, listener } = await api();
+      const poll = updates(url);
+      await polling();
+      const [session] = fx.sessions.localOfDevice(fx.deviceId);
+      expect(session?.protocol).to.equal('http');
+      expect(session?.rpcSubscribed, 'an attribute poll takes no commands').to.equal(false);
+      await fx.sessions.pushAttributeUpdate(fx.deviceId, { shared: { interval: 60, config: { mode: 'boost' } } });
+      const res = await poll;
+      expect(res.status).to.equal(200);
+      expect(res.headers.get('content-type')).to.match(/^application\/json/);
+      expect(await res.json()).to.deep.equal({ interval: 60, config: { mode: 'boost' } });
+      await waitFor(() => fx.sessions.size === 0, 2000, 'the session to be unregistered');
+      expect(listener.events.filter((e) => e.kind === 'subscribe'), 'no RPC subscription').to.have.length(0);
+    });
+
+    it('answers a deletion as {"deleted": [...]}, and both in one update', async () => {
+      const { url } = await api();
+      const first = updates(url);
+      await polling();
+      await fx.sessions.pushAttributeUpdate(fx.deviceId, { deleted: ['interval', 'config'] });
+      expect(await (await first).json()).to.deep.equal({ deleted: ['interval', 'config'] });
+      await waitFor(() => fx.sessions.size === 0, 2000, 'the first poll to end');
+      const second = updates(url);
+      await polling();
+      // An update with nothing in it is not an answer: the poll waits for a real one.
+      await fx.sessions.pushAttributeUpdate(fx.deviceId, { shared: {}, deleted: [] });
+      await fx.sessions.pushAttributeUpdate(fx.deviceId, { shared: { a: 1 }, deleted: ['b'] });
+      expect(await (await second).json()).to.deep.equal({ a: 1, deleted: ['b'] });
+    });
+
+    it('408 with an empty body when nothing changes before the timeout; the default and maximum as the RPC poll', async () => {
+      const { url } = await api({}, { defaultLongPollMs: 200, maxLongPollMs: 400 });
+      const res = await updates(url, TOKEN, '150');
+      expect(res.status).to.equal(408);
+      expect(await res.text()).to.equal('');
+      expect((await fetch(`${url}/${TOKEN}/attributes/updates`)).status).to.equal(408);
+      expect((await updates(url, TOKEN, '60000')).status).to.equal(408);
+      expect(fx.sessions.size).to.equal(0);
+    });
+
+    it('401 for an unknown token, 400 for a timeout that is not a number', async () => {
+      const { url, engine } = await api();
+      const res = await updates(url, 'NO_SUCH_TOKEN');
+      expect(res.status).to.equal(401);
+      expect(await res.text()).to.equal('');
+      const bad = await updates(url, TOKEN, 'soon');
+      expect(bad.status).to.equal(400);
+      expect(await bad.text()).to.equal('timeout must be a whole number of milliseconds');
+      expect(engine.events, 'no device became present').to.have.length(0);
+    });
+
+    it('an update goes to the attribute poll only; a command to the RPC poll only', async () => {
+      const { url, listener } = await api();
+      const rpcPoll = fetch(`${url}/${TOKEN}/rpc?timeout=5000`);
+      const rpcSession = await listener.subscribed();
+      const attrPoll = updates(url);
+      await waitFor(() => fx.sessions.localOfDevice(fx.deviceId).length === 2, 3000, 'both polls to be registered');
+      await fx.sessions.pushAttributeUpdate(fx.deviceId, { shared: { interval: 5 } });
+      expect(await (await attrPoll).json()).to.deep.equal({ interval: 5 });
+      expect(rpcSession.rpcSubscribed, 'the RPC poll still waits').to.equal(true);
+      rpcSession.sendRpcRequest(command(11));
+      expect(await (await rpcPoll).json()).to.deep.equal({ id: 11, method: 'setGpio', params: { pin: 23, value: 1 } });
+    });
+
+    it('the server closing answers an open attribute poll with 408', async () => {
+      const { url, app } = await api();
+      const poll = updates(url, TOKEN, '60000');
+      await polling();
+      await app.close();
+      expect((await poll).status).to.equal(408);
+    });
+  });
+
+  describe('device events', () => {
+    const telemetry = (url: string, token = TOKEN) => post(`${url}/${token}/telemetry`, '{"t":1}');
+
+    it('first request → CONNECT_EVENT (queued before the request is answered); more requests within the interval → nothing more', async () => {
+      const { url, engine } = await api({}, { activityReportIntervalMs: 60_000 });
+      expect((await telemetry(url)).status).to.equal(200);
+      expect(engine.eventTypes(fx.deviceId)).to.deep.equal(['CONNECT_EVENT']);
+      const [connect] = engine.events;
+      expect(connect?.originator).to.deep.equal({ entityType: 'DEVICE', id: fx.deviceId });
+      expect(connect?.metaData).to.include({ deviceName: 'Thermostat A', deviceType: 'thermostat' });
+      expect(JSON.parse(connect?.data ?? '')).to.include({ active: true });
+      for (let i = 0; i < 3; i++) expect((await fetch(`${url}/${TOKEN}/attributes`)).status).to.equal(200);
+      expect(engine.eventTypes(fx.deviceId)).to.deep.equal(['CONNECT_EVENT']);
+      // Another device is present on its own.
+      await telemetry(url, TOKEN_B);
+      expect(engine.eventTypes(fx.deviceIdB)).to.deep.equal(['CONNECT_EVENT']);
+      // Unknown tokens are nobody.
+      await telemetry(url, 'NO_SUCH_TOKEN');
+      expect(engine.events).to.have.length(2);
+    });
+
+    it('ACTIVITY_EVENT once the interval passed; silence → INACTIVITY_EVENT then DISCONNECT_EVENT; the next request connects again', async () => {
+      const { url, engine } = await api({ inactivityTimeoutMs: 600 }, { activityReportIntervalMs: 100 });
+      await telemetry(url);
+      await new Promise((r) => setTimeout(r, 150));
+      await telemetry(url);
+      expect(engine.eventTypes(fx.deviceId)).to.deep.equal(['CONNECT_EVENT', 'ACTIVITY_EVENT']);
+      await waitFor(() => engine.eventTypes(fx.deviceId).length === 4, 5000, 'INACTIVITY_EVENT and DISCONNECT_EVENT');
+      expect(engine.eventTypes(fx.deviceId)).to.deep.equal(['CONNECT_EVENT', 'ACTIVITY_EVENT', 'INACTIVITY_EVENT', 'DISCONNECT_EVENT']);
+      const [inactive, disconnect] = engine.events.slice(2);
+      expect(JSON.parse(inactive?.data ?? '')).to.include({ active: false });
+      expect(JSON.parse(disconnect?.data ?? '')).to.have.property('lastDisconnectTime');
+      await telemetry(url);
+      expect(engine.eventTypes(fx.deviceId).slice(4)).to.deep.equal(['CONNECT_EVENT']);
+    });
+
+    it('an open long poll keeps the device present past inactivityTimeoutMs; its end is activity', async () => {
+      const { url, engine } = await api({ inactivityTimeoutMs: 300 }, { activityReportIntervalMs: 100 });
+      const res = await fetch(`${url}/${TOKEN}/rpc?timeout=900`);
+      expect(res.status).to.equal(408);
+      // Three inactivity timeouts went by while the device waited.
+      expect(engine.eventTypes(fx.deviceId)).to.deep.equal(['CONNECT_EVENT', 'ACTIVITY_EVENT']);
+      await waitFor(() => engine.eventTypes(fx.deviceId).includes('DISCONNECT_EVENT'), 5000, 'the device to go silent');
+      expect(engine.eventTypes(fx.deviceId)).to.deep.equal(['CONNECT_EVENT', 'ACTIVITY_EVENT', 'INACTIVITY_EVENT', 'DISCONNECT_EVENT']);
+    });
+
+    it('closing the API: DISCONNECT_EVENT for every present device before close() resolves', async () => {
+      const { url, engine, app } = await api();
+      await telemetry(url);
+      await telemetry(url, TOKEN_B);
+      await app.close();
+      expect(engine.eventTypes(fx.deviceId)).to.deep.equal(['CONNECT_EVENT', 'DISCONNECT_EVENT']);
+      expect(engine.eventTypes(fx.deviceIdB)).to.deep.equal(['CONNECT_EVENT', 'DISCONNECT_EVENT']);
+    });
+
+    it('an event the queue does not take is dropped; the request is still answered', async () => {
+      const { url, engine } = await api();
+      engine.failing = true;
+      const res = await fetch(`${url}/${TOKEN}/attributes`);
+      expect(res.status).to.equal(200);
+      expect(engine.events).to.have.length(0);
+    });
+  });
+
   describe('RPC reply', () => {
     it('hands the body as text to the RPC service and answers 200, also for a stale id', async () => {
       const { url, listener } = await api();

@@ -102,9 +102,14 @@ export class RecordingRpcListener implements DeviceRpcListener {
   }
 }
 
+const CONNECTIVITY_EVENTS = new Set<string>([MsgType.CONNECT_EVENT, MsgType.DISCONNECT_EVENT, MsgType.ACTIVITY_EVENT, MsgType.INACTIVITY_EVENT]);
+
 /** The rule engine as a transport sees it: captures messages; optionally answers client-side RPCs. */
 export class TestRuleEngine {
+  /** What the devices sent (telemetry, attributes, RPC requests). */
   readonly msgs: TbMsg[] = [];
+  /** Connectivity events (CONNECT_EVENT, ACTIVITY_EVENT, ...), in order. */
+  readonly events: TbMsg[] = [];
   /** Make toRuleEngine reject (the queue is down). */
   failing = false;
   /** A chain ending in "rpc call reply": returns the reply data, or undefined for no reply. */
@@ -114,6 +119,10 @@ export class TestRuleEngine {
 
   readonly toRuleEngine = async (msg: TbMsg): Promise<void> => {
     if (this.failing) throw new Error('the rule-engine queue is unavailable');
+    if (CONNECTIVITY_EVENTS.has(msg.type)) {
+      this.events.push(msg);
+      return;
+    }
     this.msgs.push(msg);
     const answer = msg.type === MsgType.TO_SERVER_RPC_REQUEST ? this.answer?.(msg) : undefined;
     if (answer === undefined) return;
@@ -123,6 +132,11 @@ export class TestRuleEngine {
 
   ofType(type: string): TbMsg[] {
     return this.msgs.filter((m) => m.type === type);
+  }
+
+  /** The connectivity events of a device, as their types in order. */
+  eventTypes(deviceId: string): string[] {
+    return this.events.filter((m) => m.originator.id === deviceId).map((m) => m.type);
   }
 }
 
