@@ -108,27 +108,32 @@ export class SessionRegistry {
       return pending.stored;
     }
     const write: PendingWrite = { again: false, stored: Promise.resolve(false) };
-    write.stored = this.writeUntilStored(session, write).finally(() => this.pendingWrites.delete(session.sessionId));
     this.pendingWrites.set(session.sessionId, write);
+    write.stored = this.writeUntilStored(session, write);
     return write.stored;
   }
 
   private async writeUntilStored(session: DeviceSession, write: PendingWrite): Promise<boolean> {
     let delay = RETRY_FIRST_MS;
     let failures = 0;
-    while (!this.disposed && this.byId.get(session.sessionId) === session) {
-      write.again = false;
-      try {
-        await this.write(session);
-        if (failures > 0) this.info(`session registry: session ${session.sessionId} of device ${session.device.deviceId} recorded after ${failures} failed attempt(s)`);
-        if (!write.again) return true;
-      } catch (e) {
-        if (failures++ === 0) this.opts.logger.warn(`session registry: session ${session.sessionId} of device ${session.device.deviceId} not recorded (${(e as Error).message}); trying again until Redis takes it`);
-        await this.pause(delay);
-        delay = Math.min(delay * 2, RETRY_MAX_MS);
+    try {
+      while (!this.disposed && this.byId.get(session.sessionId) === session) {
+        write.again = false;
+        try {
+          await this.write(session);
+          if (failures > 0) this.info(`session registry: session ${session.sessionId} of device ${session.device.deviceId} recorded after ${failures} failed attempt(s)`);
+          if (!write.again) return true;
+        } catch (e) {
+          if (failures++ === 0) this.opts.logger.warn(`session registry: session ${session.sessionId} of device ${session.device.deviceId} not recorded (${(e as Error).message}); trying again until Redis takes it`);
+          await this.pause(delay);
+          delay = Math.min(delay * 2, RETRY_MAX_MS);
+        }
       }
+      return false;
+    } finally {
+      // In the same step as the last check of `again`: a later update() starts a new write.
+      if (this.pendingWrites.get(session.sessionId) === write) this.pendingWrites.delete(session.sessionId);
     }
-    return false;
   }
 
   private info(text: string): void {
@@ -143,6 +148,7 @@ export class SessionRegistry {
         this.retryWaits.delete(timer);
         resolve();
       }, ms);
+      timer.unref();
       this.retryWaits.set(timer, resolve);
     });
   }

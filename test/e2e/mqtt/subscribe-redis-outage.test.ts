@@ -154,4 +154,37 @@ describe('MQTT transport: SUBSCRIBE to RPC requests during a Redis outage', func
       expect(JSON.parse(outcome.response ?? 'null')).to.deep.equal({ answered: `after-v${d.version}` });
     }
   });
+
+  it('subscribed and unsubscribed again during the outage: the registry ends with the last state, and commands do not go to the device', async () => {
+    const d = devices[1] as Device;
+    d.client?.end(true);
+    const client = await connectDevice(port, d.token, d.version);
+    d.client = client;
+    const sessionId = (await sessions.locateAll(d.id))[0]?.sessionId as string;
+    await redisServer.kill();
+    expect((await client.subscribeAsync(RPC_FILTER, { qos: 1 })).map((g) => g.qos)).to.deep.equal([1]);
+    await client.unsubscribeAsync(RPC_FILTER);
+    expect(await registryRedis.ping().then(() => 'answered', () => 'failed')).to.equal('failed');
+    const recordedLog = (l: string) => l.includes(sessionId) && l.includes('recorded after');
+    await redisServer.restart();
+    await eventually(async () => (logs.some(recordedLog) ? true : null), 20_000, 'the registry write after the outage');
+    const entries = await sessions.locateAll(d.id);
+    expect(entries.map((e) => [e.sessionId, e.rpcSubscribed])).to.deep.equal([[sessionId, false]]);
+    // A command now finds no subscribed session: it is never sent and expires (not TIMEOUT, which means sent).
+    const outcome = await rpc.sendToDevice(command(d, { method: 'nobodyListens', expirationTime: Date.now() + 1500 }));
+    expect(outcome.error).to.equal('NO_ACTIVE_CONNECTION');
+  });
+
+  it('SUBSCRIBE and UNSUBSCRIBE back to back (Redis up): the registry ends unsubscribed, not with the write that was on its way', async () => {
+    const d = devices[0] as Device;
+    d.client?.end(true);
+    const client = await connectDevice(port, d.token, d.version);
+    d.client = client;
+    // Same tick: the UNSUBSCRIBE arrives while the subscription's registry write is on its way.
+    const both = Promise.all([client.subscribeAsync(RPC_FILTER, { qos: 1 }), client.unsubscribeAsync(RPC_FILTER)]);
+    await both;
+    await eventually(async () => ((await sessions.locateAll(d.id)).every((e) => !e.rpcSubscribed) ? true : null), 5000, 'the registry entry unsubscribed');
+    const outcome = await rpc.sendToDevice(command(d, { method: 'nobodyListens', expirationTime: Date.now() + 1500 }));
+    expect(outcome.error).to.equal('NO_ACTIVE_CONNECTION');
+  });
 });
