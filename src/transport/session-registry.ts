@@ -14,6 +14,17 @@ export interface SessionLocation {
   readonly since: number;
 }
 
+/** A failed registry write is tried again after this, doubling up to RETRY_MAX_MS. */
+const RETRY_FIRST_MS = 100;
+const RETRY_MAX_MS = 2000;
+
+/** A session's entry being written until Redis takes it. */
+interface PendingWrite {
+  /** The session changed while a write was on its way: write once more. */
+  again: boolean;
+  stored: Promise<boolean>;
+}
+
 export const SESSION_CLOSE_TOPIC = 'transport.session.close';
 export const ATTRIBUTE_UPDATE_TOPIC = 'transport.attributes.update';
 
@@ -32,12 +43,16 @@ export interface SessionRegistryOptions {
   readonly redis: Redis;
   readonly bus: ServiceBus;
   readonly keyPrefix?: string;
-  readonly logger: { warn(text: string): void };
+  readonly logger: { warn(text: string): void; info?(text: string): void };
 }
 
 export class SessionRegistry {
   private readonly byId = new Map<string, DeviceSession>();
   private readonly byDevice = new Map<string, Set<DeviceSession>>();
+  private readonly pendingWrites = new Map<string, PendingWrite>();
+  /** Waits before a write is tried again: dispose() ends them. */
+  private readonly retryWaits = new Map<NodeJS.Timeout, () => void>();
+  private disposed = false;
   private readonly prefix: string;
   private readonly unsubscribe: () => void;
   private readonly unsubscribeUpdates: () => void;
@@ -79,9 +94,63 @@ export class SessionRegistry {
     await this.write(session);
   }
 
-  /** Records a change of the session's RPC subscription. */
-  async update(session: DeviceSession): Promise<void> {
-    if (this.byId.get(session.sessionId) === session) await this.write(session);
+  /**
+   * Records a change of the session's RPC subscription. A write that fails (Redis away) is tried
+   * again until Redis takes it: what the device was granted stays granted, and the entry catches
+   * up once Redis is back. Changes made meanwhile are coalesced; the last state is what is written.
+   * Resolves true once the session's current state is stored, false if the session left the
+   * registry (or the registry was disposed) first. Never rejects.
+   */
+  update(session: DeviceSession): Promise<boolean> {
+    const pending = this.pendingWrites.get(session.sessionId);
+    if (pending) {
+      pending.again = true;
+      return pending.stored;
+    }
+    const write: PendingWrite = { again: false, stored: Promise.resolve(false) };
+    this.pendingWrites.set(session.sessionId, write);
+    write.stored = this.writeUntilStored(session, write);
+    return write.stored;
+  }
+
+  private async writeUntilStored(session: DeviceSession, write: PendingWrite): Promise<boolean> {
+    let delay = RETRY_FIRST_MS;
+    let failures = 0;
+    try {
+      while (!this.disposed && this.byId.get(session.sessionId) === session) {
+        write.again = false;
+        try {
+          await this.write(session);
+          if (failures > 0) this.info(`session registry: session ${session.sessionId} of device ${session.device.deviceId} recorded after ${failures} failed attempt(s)`);
+          if (!write.again) return true;
+        } catch (e) {
+          if (failures++ === 0) this.opts.logger.warn(`session registry: session ${session.sessionId} of device ${session.device.deviceId} not recorded (${(e as Error).message}); trying again until Redis takes it`);
+          await this.pause(delay);
+          delay = Math.min(delay * 2, RETRY_MAX_MS);
+        }
+      }
+      return false;
+    } finally {
+      // In the same step as the last check of `again`: a later update() starts a new write.
+      if (this.pendingWrites.get(session.sessionId) === write) this.pendingWrites.delete(session.sessionId);
+    }
+  }
+
+  private info(text: string): void {
+    const { logger } = this.opts;
+    if (logger.info) logger.info(text);
+    else logger.warn(text);
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.retryWaits.delete(timer);
+        resolve();
+      }, ms);
+      timer.unref();
+      this.retryWaits.set(timer, resolve);
+    });
   }
 
   async unregister(session: DeviceSession): Promise<void> {
@@ -146,6 +215,13 @@ export class SessionRegistry {
   }
 
   dispose(): void {
+    this.disposed = true;
+    // Writes waiting to be tried again end now (they resolve false).
+    for (const [timer, wake] of this.retryWaits) {
+      clearTimeout(timer);
+      wake();
+    }
+    this.retryWaits.clear();
     this.unsubscribe();
     this.unsubscribeUpdates();
   }

@@ -4,7 +4,7 @@
 // then each change or deletion is a 2.05 notification in JsonConverter's form, confirmable when
 // the GET was (node-coap retransmits a CON one until acknowledged; a device RST ends it).
 import type { ObserveWriteStream } from 'coap';
-import { attributeUpdateBody } from '../http/attribute-update-body.js';
+import { attributeUpdateBody } from '../attribute-update-body.js';
 import type { AttributeUpdate, DeviceIdentity } from '../transport-api.js';
 import { CoapObservation, type CoapObservationEnd } from './coap-observation.js';
 

@@ -20,7 +20,7 @@ import type { DeviceIdentity, TransportContext } from '../transport-api.js';
 import type { TbMsg } from '../../msg/tb-msg.js';
 import { deviceAttributes, sharedAttributes } from '../http/device-attributes.js';
 import { isJsonText, payloadJson, queryKeys, requestIdOf } from '../http/device-payload.js';
-import { DeviceRateLimiter } from '../http/rate-limiter.js';
+import { DeviceRateLimiter } from '../rate-limiter.js';
 import { CLIENT_RPC_TIMEOUT_BODY, holdSyncSession, SyncSession } from '../http/sync-session.js';
 import { CoapAckTracker } from './coap-ack-tracker.js';
 import { CoapAttributeObservation } from './coap-attribute-observation.js';

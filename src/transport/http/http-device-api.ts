@@ -11,7 +11,7 @@ import type { SessionRegistry } from '../session-registry.js';
 import type { DeviceIdentity, TransportContext } from '../transport-api.js';
 import { deviceAttributes } from './device-attributes.js';
 import { isJsonText, payloadJson, payloadText, queryKeys, requestIdOf } from './device-payload.js';
-import { DeviceRateLimiter } from './rate-limiter.js';
+import { DeviceRateLimiter } from '../rate-limiter.js';
 import { CLIENT_RPC_TIMEOUT_BODY, holdSyncSession, SyncSession, type HoldOptions, type SyncOutcome } from './sync-session.js';
 
 /** ThingsBoard's transport.http.request_timeout: a long poll without `timeout`. */

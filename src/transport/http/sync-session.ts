@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SessionRegistry } from '../session-registry.js';
 import type { AttributeUpdate, DeviceIdentity, DeviceRpcListener, DeviceSession, ToDeviceRpcRequest, TransportProtocol } from '../transport-api.js';
-import { attributeUpdateBody } from './attribute-update-body.js';
+import { attributeUpdateBody } from '../attribute-update-body.js';
 import { rpcCommandBody } from './rpc-command.js';
 
 /** What a device gets when the rule chain does not answer its RPC in time (as over MQTT, §8.1). */

@@ -7,7 +7,7 @@ import { defaultActivityReportIntervalMs } from '../device-presence.js';
 import type { SessionRegistry } from '../session-registry.js';
 import type { TransportContext } from '../transport-api.js';
 import { MqttClient } from './client.js';
-import { RateLimiter } from './rate-limiter.js';
+import { RateLimiter } from '../rate-limiter.js';
 import { newMetrics, type MqttServerContext, type MqttTransportMetrics, type MutableMetrics } from './server-context.js';
 
 export type { MqttDropCounts, MqttTransportMetrics } from './server-context.js';
@@ -133,11 +133,9 @@ export class MqttTransport {
     this.clients.add(new MqttClient(this.shared, socket, (c) => this.clients.delete(c)));
   }
 
-  /** Inactivity events and idle rate-limit buckets, on one timer for all connections. */
+  /** Inactivity events, on one timer for all connections (the rate limiters drop idle buckets themselves). */
   private sweep(): void {
     const now = Date.now();
     for (const c of this.clients) c.session?.checkInactive(now);
-    this.shared.deviceLimiter.sweep(now);
-    this.shared.tenantLimiter.sweep(now);
   }
 }

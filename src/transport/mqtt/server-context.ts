@@ -3,7 +3,7 @@
 import type { DeviceAuth } from '../device-auth.js';
 import type { SessionRegistry } from '../session-registry.js';
 import type { TransportContext } from '../transport-api.js';
-import type { RateLimiter } from './rate-limiter.js';
+import type { RateLimiter } from '../rate-limiter.js';
 
 /** Messages refused or dropped, by cause. */
 export interface MqttDropCounts {

@@ -3,6 +3,7 @@
 // commands awaiting PUBACK, client-side requests awaiting the rule chain, activity.
 import { randomUUID } from 'node:crypto';
 import type { IPublishPacket, QoS } from 'mqtt-packet';
+import { attributeUpdateBody } from '../attribute-update-body.js';
 import { deviceEventMessage, type DeviceEvent } from '../device-messages.js';
 import type { AttributeUpdate, DeviceIdentity, DeviceSession, ToDeviceRpcRequest } from '../transport-api.js';
 import type { MqttClient } from './client.js';
@@ -119,10 +120,8 @@ export class MqttDeviceSession implements DeviceSession {
 
   sendAttributeUpdate(update: AttributeUpdate): void {
     if (this.attributesVariant === null) return;
-    const body: Record<string, unknown> = { ...(update.shared ?? {}) };
-    if (update.deleted && update.deleted.length > 0) body.deleted = [...update.deleted];
-    if (Object.keys(body).length === 0) return;
-    this.publish(attributesTopic(this.attributesVariant), JSON.stringify(body));
+    const body = attributeUpdateBody(update);
+    if (body !== null) this.publish(attributesTopic(this.attributesVariant), body);
   }
 
   close(reason: string): void {

@@ -38,17 +38,20 @@ export const TOPICS = {
   rpcResponse: 'v1/devices/me/rpc/response/',
 } as const;
 
+// Topic tables are Maps, not object literals: a device's topic "constructor" or "__proto__" must
+// not find an Object.prototype member.
+
 /** Exact publish topics → kind. */
-const PUBLISH_EXACT: Readonly<Record<string, PublishTopic>> = {
-  'v1/devices/me/telemetry': { kind: 'telemetry' },
-  'v1/devices/me/attributes': { kind: 'attributes' },
-  'v2/t': { kind: 'telemetry' },
-  'v2/t/j': { kind: 'telemetry' },
-  'v2/a': { kind: 'attributes' },
-  'v2/a/j': { kind: 'attributes' },
-  'v2/t/p': { kind: 'unsupported' },
-  'v2/a/p': { kind: 'unsupported' },
-};
+const PUBLISH_EXACT: ReadonlyMap<string, PublishTopic> = new Map<string, PublishTopic>([
+  ['v1/devices/me/telemetry', { kind: 'telemetry' }],
+  ['v1/devices/me/attributes', { kind: 'attributes' }],
+  ['v2/t', { kind: 'telemetry' }],
+  ['v2/t/j', { kind: 'telemetry' }],
+  ['v2/a', { kind: 'attributes' }],
+  ['v2/a/j', { kind: 'attributes' }],
+  ['v2/t/p', { kind: 'unsupported' }],
+  ['v2/a/p', { kind: 'unsupported' }],
+]);
 
 /** Prefixed publish topics, most specific first (`v2/r/req/j/` before `v2/r/req/`). */
 const PUBLISH_PREFIXES: readonly (readonly [string, (id: string) => PublishTopic])[] = [
@@ -67,30 +70,30 @@ const PUBLISH_PREFIXES: readonly (readonly [string, (id: string) => PublishTopic
 ];
 
 export function parsePublishTopic(topic: string): PublishTopic {
-  const exact = PUBLISH_EXACT[topic];
+  const exact = PUBLISH_EXACT.get(topic);
   if (exact) return exact;
   for (const [prefix, make] of PUBLISH_PREFIXES) if (topic.startsWith(prefix)) return make(topic.slice(prefix.length));
   return topic.startsWith(V1) || topic.startsWith('v2/') ? { kind: 'unknown' } : { kind: 'foreign' };
 }
 
-const SUBSCRIPTIONS: Readonly<Record<string, SubscriptionTopic>> = {
-  'v1/devices/me/attributes': { kind: 'attributes', variant: 'v1' },
-  'v2/a': { kind: 'attributes', variant: 'v2' },
-  'v2/a/j': { kind: 'attributes', variant: 'v2j' },
-  'v1/devices/me/rpc/request/+': { kind: 'rpcRequests', variant: 'v1' },
-  'v2/r/req/+': { kind: 'rpcRequests', variant: 'v2' },
-  'v2/r/req/j/+': { kind: 'rpcRequests', variant: 'v2j' },
-  'v1/devices/me/rpc/response/+': { kind: 'responses' },
-  'v2/r/res/+': { kind: 'responses' },
-  'v2/r/res/j/+': { kind: 'responses' },
-  'v1/devices/me/attributes/response/+': { kind: 'responses' },
-  'v2/a/res/+': { kind: 'responses' },
-  'v2/a/res/j/+': { kind: 'responses' },
-};
+const SUBSCRIPTIONS: ReadonlyMap<string, SubscriptionTopic> = new Map<string, SubscriptionTopic>([
+  ['v1/devices/me/attributes', { kind: 'attributes', variant: 'v1' }],
+  ['v2/a', { kind: 'attributes', variant: 'v2' }],
+  ['v2/a/j', { kind: 'attributes', variant: 'v2j' }],
+  ['v1/devices/me/rpc/request/+', { kind: 'rpcRequests', variant: 'v1' }],
+  ['v2/r/req/+', { kind: 'rpcRequests', variant: 'v2' }],
+  ['v2/r/req/j/+', { kind: 'rpcRequests', variant: 'v2j' }],
+  ['v1/devices/me/rpc/response/+', { kind: 'responses' }],
+  ['v2/r/res/+', { kind: 'responses' }],
+  ['v2/r/res/j/+', { kind: 'responses' }],
+  ['v1/devices/me/attributes/response/+', { kind: 'responses' }],
+  ['v2/a/res/+', { kind: 'responses' }],
+  ['v2/a/res/j/+', { kind: 'responses' }],
+]);
 
 /** ThingsBoard accepts exactly these filters (no `#`, no other wildcards). */
 export function parseSubscriptionTopic(filter: string): SubscriptionTopic {
-  return SUBSCRIPTIONS[filter] ?? { kind: 'refused' };
+  return SUBSCRIPTIONS.get(filter) ?? { kind: 'refused' };
 }
 
 const BASES: Readonly<Record<TopicVariant, { rpcRequest: string; rpcResponse: string; attributes: string; attributesResponse: string }>> = {

@@ -1,6 +1,11 @@
 // SUBSCRIBE: only the device's own filters (ThingsBoard's exact list); QoS 2 is granted as 1;
 // others get 0x80. Subscribing to RPC requests makes the session rpcSubscribed: recorded in the
-// registry and told to the RPC service, which then sends what is pending (after the SUBACK).
+// registry, then told to the RPC service, which sends what is pending (after the SUBACK).
+//
+// The SUBACK does not wait for Redis (as ThingsBoard's does not wait for the core): the grant is
+// kept by this session, which lives as long as the connection, and the registry writes it until
+// Redis takes it. During a Redis outage the RPC service hears of the subscription once Redis is
+// back, so commands reach the device then; nothing granted is forgotten.
 import type { ISubscribePacket, QoS } from 'mqtt-packet';
 import type { MqttClient } from '../client.js';
 import { SUBACK_FAILURE } from '../reason-codes.js';
@@ -30,6 +35,8 @@ export function handleSubscribe(client: MqttClient, session: MqttDeviceSession, 
   client.write({ cmd: 'suback', messageId: packet.messageId, granted });
   if (!rpc) return;
   session.rpcSubscribed = true;
-  sessions.update(session).catch((e: unknown) => ctx.logger.warn(`mqtt: ${client.who()}: session update failed: ${(e as Error).message}`));
-  ctx.rpc.onRpcSubscribe(session);
+  // After the registry has it: the RPC service reads subscribed sessions from there.
+  void sessions.update(session).then((stored) => {
+    if (stored && session.rpcSubscribed && !session.isClosed) ctx.rpc.onRpcSubscribe(session);
+  });
 }

@@ -19,6 +19,7 @@ export function handleUnsubscribe(client: MqttClient, session: MqttDeviceSession
   client.write(unsuback);
   if (!session.rpcSubscribed || rpc) return;
   session.rpcSubscribed = false;
-  sessions.update(session).catch((e: unknown) => ctx.logger.warn(`mqtt: ${client.who()}: session update failed: ${(e as Error).message}`));
+  // Written until Redis takes it (the registry logs failures); the RPC service stops at once.
+  void sessions.update(session);
   ctx.rpc.onRpcUnsubscribe(session);
 }

@@ -1,7 +1,6 @@
-// A shared-attribute update as a device receives it over HTTP and CoAP, in ThingsBoard's
-// JsonConverter form (the MQTT session writes the same): changed keys as `{"key": value, ...}`,
-// deletions as `"deleted": ["key", ...]`.
-import type { AttributeUpdate } from '../transport-api.js';
+// A shared-attribute update as a device receives it (MQTT, HTTP, CoAP), in ThingsBoard's
+// JsonConverter form: changed keys as `{"key": value, ...}`, deletions as `"deleted": ["key", ...]`.
+import type { AttributeUpdate } from './transport-api.js';
 
 /** The update's JSON text; null when it carries nothing (no change, no deletion). */
 export function attributeUpdateBody(update: AttributeUpdate): string | null {
