@@ -241,6 +241,7 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
         chains: {
           importChain: async (...args) => announced(await chains.importChain(...args), args[0]),
           setRoot: async (...args) => announced(await chains.setRoot(...args), args[0]),
+          unloadTenant: async (tenantId) => announced(await chains.unloadTenant(tenantId), tenantId),
         },
         jwt,
         toRuleEngine,
