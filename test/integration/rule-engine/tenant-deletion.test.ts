@@ -18,12 +18,14 @@ describe('rule engine: a deleted tenant leaves no chain loaded in any process', 
   this.timeout(60_000);
   let redis: TestRedis;
   let api: RunningSystem;
+  /** A second API process: the doomed tenant is made through it, deleted through the first. */
+  let api2: RunningSystem;
   let engine: RunningSystem;
   let base: string;
   let sysToken: string;
 
-  const call = async (method: string, path: string, token: string | null, body?: unknown) => {
-    const res = await fetch(`${base}${path}`, {
+  const call = async (method: string, path: string, token: string | null, body?: unknown, via = base) => {
+    const res = await fetch(`${via}${path}`, {
       method,
       headers: { ...(token ? { 'x-authorization': `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
@@ -37,6 +39,7 @@ describe('rule engine: a deleted tenant leaves no chain loaded in any process', 
     redis = await startTestRedis();
     const logger = pino({ level: 'silent' });
     api = await startSystem(testSettings({ roles: ['api'], serviceId: 'api-1' }), redis.url, logger);
+    api2 = await startSystem(testSettings({ roles: ['api'], serviceId: 'api-2' }), redis.url, logger);
     engine = await startSystem(testSettings({ roles: ['rule-engine'], serviceId: 'engine-1' }), redis.url, logger);
     base = `http://127.0.0.1:${api.httpPort}`;
     await api.store.users.create({ email: 'sys@deletion.example', authority: 'SYS_ADMIN', password: PASSWORD });
@@ -44,13 +47,14 @@ describe('rule engine: a deleted tenant leaves no chain loaded in any process', 
   });
   after(async () => {
     await engine?.stop();
+    await api2?.stop();
     await api?.stop();
     await redis?.stop();
   });
 
   /** A tenant made through the API (with its default root chain), and two more chains with scripts. */
-  async function tenantWithChains(title: string): Promise<{ tenantId: string; chainIds: string[] }> {
-    const tenant = await call('POST', '/api/tenant', sysToken, { title });
+  async function tenantWithChains(title: string, via = base): Promise<{ tenantId: string; chainIds: string[] }> {
+    const tenant = await call('POST', '/api/tenant', sysToken, { title }, via);
     expect(tenant.status, tenant.text).to.equal(200);
     const tenantId = (tenant.json as { id: { id: string } }).id.id;
     const email = `admin@${title.toLowerCase().replace(/\W/g, '')}.example`;
@@ -60,7 +64,7 @@ describe('rule engine: a deleted tenant leaves no chain loaded in any process', 
     const chainIds: string[] = [];
     for (const name of ['Scripted 1', 'Scripted 2']) {
       const doc = chainDoc(name, [{ type: SCRIPT, name: 'tag', configuration: { scriptLang: 'JS', jsScript: `metadata.by = '${name}'; return {msg: msg, metadata: metadata, msgType: msgType};` } }], []);
-      const res = await call('POST', '/api/ruleChain/import', token, doc);
+      const res = await call('POST', '/api/ruleChain/import', token, doc, via);
       expect(res.status, res.text).to.equal(200);
       chainIds.push((res.json as { id: { id: string } }).id.id);
     }
@@ -76,8 +80,8 @@ describe('rule engine: a deleted tenant leaves no chain loaded in any process', 
     }
   }
 
-  it('unloads the chains on the rule-engine process and the API process, forgets the root, deletes the data', async () => {
-    const doomed = await tenantWithChains('Doomed tenant');
+  it('unloads the chains on the rule-engine process and both API processes, forgets the root, deletes the data', async () => {
+    const doomed = await tenantWithChains('Doomed tenant', `http://127.0.0.1:${api2.httpPort}`);
     const kept = await tenantWithChains('Kept tenant');
     expect(doomed.chainIds).to.have.length(3); // the default root chain and the two imported
     await eventually('the engine to load both tenants', () => [...doomed.chainIds, ...kept.chainIds].every((id) => engine.runtime.hasChain(id)));
@@ -87,7 +91,8 @@ describe('rule engine: a deleted tenant leaves no chain loaded in any process', 
     expect(del.status, del.text).to.equal(200);
 
     await eventually('the engine to unload the deleted tenant', () => doomed.chainIds.every((id) => !engine.runtime.hasChain(id)));
-    for (const system of [api, engine]) {
+    await eventually('the second API process to unload the deleted tenant', () => doomed.chainIds.every((id) => !api2.runtime.hasChain(id)));
+    for (const system of [api, api2, engine]) {
       expect(doomed.chainIds.filter((id) => system.runtime.hasChain(id)), system.serviceId).to.deep.equal([]);
       expect(system.runtime.rootChainOf(doomed.tenantId), system.serviceId).to.equal(null);
       expect(system.chains.loadedTenants().has(doomed.tenantId), system.serviceId).to.equal(false);
