@@ -17,7 +17,8 @@ export interface ApiPlugin {
 
 export interface ApiDeps {
   readonly store: Store;
-  readonly chains: Pick<TenantChains, 'importChain' | 'setRoot'>;
+  /** unloadTenant: a deleted tenant's chains leave the runtime of every process. */
+  readonly chains: Pick<TenantChains, 'importChain' | 'setRoot' | 'unloadTenant'>;
   readonly jwt: JwtService;
   /** Durable enqueue onto the rule-engine queues (entity events, attribute updates, alarm actions). */
   readonly toRuleEngine: (msg: TbMsg) => Promise<void>;

@@ -31,6 +31,9 @@ export interface PageQuery {
   sortOrder?: 'ASC' | 'DESC';
 }
 
+/** The largest page number: ThingsBoard's page is a Java int; it also keeps page × pageSize an exact integer for Redis. */
+export const MAX_PAGE = 2_147_483_647;
+
 /** ThingsBoard's PageLink parameters: pageSize and page required. */
 export function pageQuerySchema(sortProperties: readonly string[], extra: Record<string, JsonSchema> = {}): JsonSchema {
   return {
@@ -38,7 +41,7 @@ export function pageQuerySchema(sortProperties: readonly string[], extra: Record
     required: ['pageSize', 'page'],
     properties: {
       pageSize: { type: 'integer', minimum: 1, maximum: 10000, description: 'Items per page' },
-      page: { type: 'integer', minimum: 0, description: '0-based page number' },
+      page: { type: 'integer', minimum: 0, maximum: MAX_PAGE, description: '0-based page number' },
       textSearch: { type: 'string', description: 'Case-insensitive substring of the name/title' },
       sortProperty: { type: 'string', enum: [...sortProperties] },
       sortOrder: { type: 'string', enum: ['ASC', 'DESC'] },

@@ -157,10 +157,11 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
     metrics.watchTrace(runtime.trace);
     stops.push(() => runtime.close());
     const chains = new TenantChains(store, runtime, builtinRegistry(), logger);
+    const reloadTenant = (tenantId: string) => void chains.loadTenant(tenantId).catch((e: Error) => logger.warn(`reloading the chains of tenant ${tenantId}: ${e.message}`));
 
     if (settings.roles.includes('rule-engine')) {
       // Listen before loading: a change announced while loadAll runs must not be missed.
-      const offChanged = bus.on<{ tenantId: string }>(CHAINS_CHANGED_TOPIC, ({ tenantId }) => void chains.loadTenant(tenantId));
+      const offChanged = bus.on<{ tenantId: string }>(CHAINS_CHANGED_TOPIC, ({ tenantId }) => reloadTenant(tenantId));
       stops.push(offChanged);
       await chains.loadAll();
       const consumer = new RuleEngineConsumer({
@@ -183,8 +184,9 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
       // Stop taking messages first, so in-flight ones finish with everything else still up.
       stops.push(() => consumer.close());
     } else {
-      // Only rule-engine processes run chains; the others take the announcement quietly.
-      stops.push(bus.on(CHAINS_CHANGED_TOPIC, () => undefined));
+      // Only rule-engine processes run chains. Another process holds only what its own imports
+      // loaded: it reloads just those tenants, so that a tenant deleted elsewhere leaves it too.
+      stops.push(bus.on<{ tenantId: string }>(CHAINS_CHANGED_TOPIC, ({ tenantId }) => (chains.loadedTenants().has(tenantId) ? reloadTenant(tenantId) : undefined)));
     }
 
     const transportCtx: TransportContext = {
@@ -251,6 +253,7 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
         chains: {
           importChain: async (...args) => announced(await chains.importChain(...args), args[0]),
           setRoot: async (...args) => announced(await chains.setRoot(...args), args[0]),
+          unloadTenant: async (tenantId) => announced(await chains.unloadTenant(tenantId), tenantId),
         },
         jwt,
         toRuleEngine,

@@ -15,6 +15,7 @@ import { PartitionLease } from './partition-lease.js';
 import { LeasedQueue } from './leased-queue.js';
 import { consumersKey, DEFAULT_KEY_BASE, fenceKey, leaseKey, partitionPrefix } from './partitions.js';
 import { PartitionRunner, type RunnerHost } from './partition-runner.js';
+import { StoreReachability } from './store-reachability.js';
 import { DEFAULT_QUEUES, needsPartitionOwner, type QueueConfig } from './queue-config.js';
 
 export interface QueueLogger {
@@ -59,6 +60,8 @@ export interface ConsumerStats {
   skipped: number;
   /** Packs given back to the queue mid-retry (closing, partition lost). */
   handedBack: number;
+  /** Messages retried because Redis was unreachable while they were processed (outside the strategy's limits). */
+  retriedAfterOutage: number;
 }
 
 type PackJob = Job<PackData, PackSummary>;
@@ -74,9 +77,11 @@ export class RuleEngineConsumer implements RunnerHost {
   private readonly bullRedis: Redis;
   /** Leases and heartbeats: fails fast, so that a Redis outage is noticed on time. */
   private readonly control: Redis;
+  /** Whether Redis was reachable while a pack was processed, as the control connection sees it. */
+  private readonly reachability: StoreReachability;
   private readonly shared: PartitionRunner[] = [];
   private readonly leased: LeasedQueue[] = [];
-  private readonly counters: ConsumerStats = { packs: 0, succeeded: 0, failed: 0, timedOut: 0, skipped: 0, handedBack: 0 };
+  private readonly counters: ConsumerStats = { packs: 0, succeeded: 0, failed: 0, timedOut: 0, skipped: 0, handedBack: 0, retriedAfterOutage: 0 };
   private started: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private readonly lastErrors = new Map<string, string>();
@@ -98,6 +103,7 @@ export class RuleEngineConsumer implements RunnerHost {
     const quiet = { warn: (t: string) => this.warnOnce('redis', t) };
     this.bullRedis = createRedis(options.redisUrl, { role: 'worker', connectionName: `rc-consumer:${this.consumerId}`, logger: quiet });
     this.control = createRedis(options.redisUrl, { role: 'client', connectionName: `rc-consumer-ctl:${this.consumerId}`, logger: quiet });
+    this.reachability = new StoreReachability(this.control);
   }
 
   get leaseTtlMs(): number {
@@ -147,6 +153,7 @@ export class RuleEngineConsumer implements RunnerHost {
       await this.started?.catch(() => undefined);
       const steps: Promise<unknown>[] = [...this.shared.map((r) => r.stop()), ...this.leased.map((l) => l.close())];
       const results = await Promise.allSettled(steps);
+      this.reachability.dispose();
       this.bullRedis.disconnect();
       this.control.disconnect();
       for (const r of results) if (r.status === 'rejected') this.warnOnce('close', `closing consumer: ${String(r.reason)}`);
@@ -237,6 +244,15 @@ export class RuleEngineConsumer implements RunnerHost {
     const outcome = await processPack(runner.queue, this.options.handler, pack.m, pack.r, {
       stopReason: () => (this.closing ? 'consumer closing' : runner.stopReason()),
       pause: (ms) => runner.sleep(ms),
+      store: this.reachability,
+      untilReachable: async () => {
+        while (!this.reachability.reachable) if (!(await runner.sleep(200))) return false;
+        return true;
+      },
+      onOutageRetry: (n) => {
+        this.counters.retriedAfterOutage += n;
+        this.warnOnce('outage', `queue ${runner.queue.name}: Redis was unreachable while messages were processed; they are retried once it is back`);
+      },
       ...(report ? { onFailure: (msg: TbMsg, error: string) => report(msg, error, runner.queue.name) } : {}),
     });
     if (outcome.kind === 'handBack') {

@@ -93,6 +93,27 @@ export class PackRetryPolicy {
     if (flags.retrySucceeded) for (const m of result.succeeded) again.add(m);
     if (again.size === 0) return giveUp();
 
+    return this.retry(result, attempted, again);
+  }
+
+  /**
+   * An attempt during which the store (Redis) was unreachable. Its failed and never-started
+   * messages go again, whatever the strategy, without using up its retries or failure percentage:
+   * the failure says nothing about the messages, and a message acknowledged to a device must not
+   * be skipped because Redis blinked. Timed-out messages go again when the strategy abandoned them;
+   * under SKIP_ALL_FAILURES they still run (their writes wait for Redis) and are left to finish.
+   * With nothing to retry, the strategy decides as usual.
+   */
+  analyzeOutage(result: AttemptResult, attempted: readonly TbMsg[], timedOutAbandoned: boolean): Decision {
+    const again = new Set<TbMsg>([...result.failed, ...result.notStarted, ...(timedOutAbandoned ? result.timedOut : [])]);
+    if (again.size === 0) return this.analyze(result, attempted);
+    if (this.retries === 0 && this.initialTotal === 0) this.initialTotal = attempted.length;
+    const flags = FLAGS[this.strategy.type];
+    if (flags?.retrySucceeded) for (const m of result.succeeded) again.add(m);
+    return this.retry(result, attempted, again);
+  }
+
+  private retry(result: AttemptResult, attempted: readonly TbMsg[], again: ReadonlySet<TbMsg>): Decision {
     const pauseMs = this.pauseMs;
     const maxPauseMs = this.strategy.maxPauseBetweenRetries * 1000;
     if (pauseMs > 0 && maxPauseMs > pauseMs) this.pauseMs = Math.min(maxPauseMs, pauseMs * 2);

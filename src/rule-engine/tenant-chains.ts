@@ -15,6 +15,11 @@ import type { Store } from '../store/store.js';
  * stay valid across restarts), the tenant's root chain set as its entry point.
  */
 export class TenantChains {
+  /** The chains this process loaded per tenant: a reload unloads those no longer stored. */
+  private readonly loaded = new Map<string, Set<string>>();
+  /** The last (re)load or unload of each tenant: they run one at a time, or a stale list could unload a newer chain. */
+  private readonly busy = new Map<string, Promise<unknown>>();
+
   constructor(
     private readonly store: Store,
     private readonly runtime: ChainRuntime,
@@ -53,8 +58,32 @@ export class TenantChains {
     return record;
   }
 
-  /** (Re)loads every stored chain of a tenant. A chain that no longer imports is skipped with its errors logged. */
-  async loadTenant(tenantId: string): Promise<ImportIssue[]> {
+  /**
+   * (Re)loads every stored chain of a tenant, and unloads the ones no longer stored (a deleted
+   * tenant's: all of them). A chain that no longer imports is skipped with its errors logged.
+   */
+  loadTenant(tenantId: string): Promise<ImportIssue[]> {
+    return this.oneAtATime(tenantId, () => this.reload(tenantId));
+  }
+
+  /**
+   * Unloads every chain of a tenant from this process's runtime (the tenant was deleted), with
+   * their nodes (timers, script sandboxes, connections). Other processes do it when told that the
+   * tenant's chains changed: their reload finds none stored.
+   */
+  unloadTenant(tenantId: string): Promise<void> {
+    return this.oneAtATime(tenantId, async () => {
+      await this.unloadAllBut(tenantId, new Set());
+      this.loaded.delete(tenantId);
+    });
+  }
+
+  /** Tenants with chains loaded here, and how many. */
+  loadedTenants(): ReadonlyMap<string, number> {
+    return new Map([...this.loaded].map(([tenantId, ids]) => [tenantId, ids.size]));
+  }
+
+  private async reload(tenantId: string): Promise<ImportIssue[]> {
     const records = await this.store.ruleChains.list(tenantId);
     const issues: ImportIssue[] = [];
     const chains: ImportedChain[] = [];
@@ -76,6 +105,10 @@ export class TenantChains {
     }
     const root = records.find((r) => r.root);
     if (root && this.runtime.hasChain(root.id.id)) this.runtime.setRootChain(root.id.id, tenantId);
+    const stored = new Set(records.map((r) => r.id.id).filter((id) => this.runtime.hasChain(id)));
+    await this.unloadAllBut(tenantId, stored);
+    if (stored.size > 0) this.loaded.set(tenantId, stored);
+    else this.loaded.delete(tenantId);
     for (const issue of issues) this.logger.warn(`tenant ${tenantId}: not loaded: ${formatIssue(issue)}`);
     this.logger.info(`tenant ${tenantId}: ${records.length - new Set(issues.map((i) => i.source)).size} rule chain(s) loaded`);
     return issues;
@@ -88,6 +121,21 @@ export class TenantChains {
       for (const t of tenants.data) await this.loadTenant(t.id.id);
       if (!tenants.hasNext) break;
     }
+  }
+
+  private async unloadAllBut(tenantId: string, keep: ReadonlySet<string>): Promise<void> {
+    for (const id of this.loaded.get(tenantId) ?? []) if (!keep.has(id)) await this.runtime.unload(id);
+  }
+
+  private oneAtATime<T>(tenantId: string, work: () => Promise<T>): Promise<T> {
+    const run = (this.busy.get(tenantId) ?? Promise.resolve()).then(work, work);
+    const settled = run.catch(() => undefined);
+    this.busy.set(tenantId, settled);
+    // Forget the tenant once idle: deleted tenants must not stay in this map either.
+    void settled.then(() => {
+      if (this.busy.get(tenantId) === settled) this.busy.delete(tenantId);
+    });
+    return run;
   }
 
   private async loadedOf(tenantId: string): Promise<ImportedChain[]> {

@@ -23,6 +23,8 @@ export interface PageData<T> {
 export function checkPageLink(link: PageLink, sortProperties: readonly string[]): void {
   if (!Number.isInteger(link.pageSize) || link.pageSize < 1) throw new StoreValidationError('pageSize must be a positive integer');
   if (!Number.isInteger(link.page) || link.page < 0) throw new StoreValidationError('page must be a non-negative integer');
+  // The first rank goes to Redis as a number: past 2^53 it prints as 1e+21 and Redis refuses it.
+  if (!Number.isSafeInteger(link.page * link.pageSize)) throw new StoreValidationError('page is too large');
   if (link.sortProperty !== undefined && !sortProperties.includes(link.sortProperty)) {
     throw new StoreValidationError(`sortProperty must be one of ${sortProperties.join(', ')}`);
   }

@@ -714,12 +714,37 @@ function leaksOf(world: World, c: FuzzCase, text: string): string[] {
     custB: tenantA,
     custA2: [...tenantB, i.customerA, i.custA, i.deviceA],
   };
+  // An entity of tenant A that an earlier case assigned to the caller's own customer (a tenant
+  // admin may move deviceA to customerA2) is the caller's to see now.
+  const ownCustomer = { custA: i.customerA, custA2: i.customerA2, custB: i.customerB }[c.caller as 'custA' | 'custA2' | 'custB'];
+  const assignedToCaller = ownCustomer === undefined ? new Set<string>() : idsAssignedTo(text, ownCustomer);
   // Only ids in entity references ({"entityType": ..., "id": ...}) count: free-form fields
   // (additionalInfo, titles) hold whatever earlier cases wrote there, ids included. And an id the
   // request itself sent (e.g. echoed in "Device with id [...] is not found") is no leak.
   return (foreign[c.caller] ?? [])
-    .filter((id) => new RegExp(`"entityType":"[A-Z_]+","id":"${id}"`).test(text) && !c.url.includes(id))
+    .filter((id) => new RegExp(`"entityType":"[A-Z_]+","id":"${id}"`).test(text) && !c.url.includes(id) && !assignedToCaller.has(id))
     .map((id) => `leaks ${id}`);
+}
+
+/** Ids of the entities in a JSON answer whose customerId is `customerId`. */
+function idsAssignedTo(text: string, customerId: string): Set<string> {
+  const found = new Set<string>();
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) {
+      for (const item of v) visit(item);
+      return;
+    }
+    if (typeof v !== 'object' || v === null) return;
+    const o = v as { id?: { id?: unknown }; customerId?: { id?: unknown } };
+    if (o.customerId?.id === customerId && typeof o.id?.id === 'string') found.add(o.id.id);
+    for (const child of Object.values(v)) visit(child);
+  };
+  try {
+    visit(JSON.parse(text));
+  } catch {
+    // Not JSON: nothing is assigned to anyone.
+  }
+  return found;
 }
 
 // ---- a run -----------------------------------------------------------------------------------

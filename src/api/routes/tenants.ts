@@ -102,6 +102,8 @@ export function tenantRoutes(ctx: ApiContext): FastifyPluginAsync {
         const { tenantId } = request.params;
         if ((await store.tenants.get(tenantId)) === null) throw itemNotFound('Tenant', tenantId);
         await deleteTenantData(store, tenantId);
+        // After the data: a rule-engine process told now reloads the tenant and finds no chain left.
+        await ctx.deps.chains.unloadTenant(tenantId);
         return reply.send();
       },
     );
