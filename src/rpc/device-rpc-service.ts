@@ -78,6 +78,8 @@ interface Slot {
   actor: DeviceRpcActor | undefined;
   tail: Promise<void>;
   queued: number;
+  /** Lets go of the idle actor when it fires (settings.ownerIdleMs). */
+  idleTimer?: NodeJS.Timeout;
 }
 
 type Ownership = { readonly kind: 'mine' } | { readonly kind: 'forward'; readonly to: string } | { readonly kind: 'skip' };
@@ -168,6 +170,7 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
     await this.scanning;
     await Promise.all([...this.slots.values()].map((s) => s.tail));
     for (const [deviceId, slot] of this.slots) {
+      clearTimeout(slot.idleTimer);
       slot.actor?.dispose();
       if (slot.actor && opts.release !== false) await this.repo.releaseOwnership(deviceId, this.serviceId).catch(() => undefined);
       slot.actor = undefined;
@@ -292,7 +295,7 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
     const next = s.tail.then(async () => {
       try {
         await task(s);
-        if (s.actor?.idle) await this.release(deviceId, s);
+        if (s.actor?.idle) await this.releaseWhenIdle(deviceId, s);
       } catch (e) {
         this.log.warn(`rpc: device ${deviceId}: ${e instanceof Error ? e.message : String(e)}`);
       } finally {
@@ -386,6 +389,20 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
     this.log.warn(`rpc: device ${deviceId}: could not settle its owner; ${op.kind} dropped`);
     if (op.kind === 'request') this.answer(op.replyTo, { rpcId: op.rpc.id, response: null, error: 'INTERNAL' });
     return { kind: 'skip' };
+  }
+
+  /** Lets go of an idle device after ownerIdleMs if nothing comes meanwhile: a busy device costs no lease round trips per command. */
+  private async releaseWhenIdle(deviceId: string, slot: Slot): Promise<void> {
+    clearTimeout(slot.idleTimer);
+    slot.idleTimer = undefined;
+    if (this.settings.ownerIdleMs <= 0 || this.closed) return this.release(deviceId, slot);
+    const actor = slot.actor;
+    slot.idleTimer = setTimeout(() => {
+      void this.run(deviceId, async (s) => {
+        if (s.actor === actor && actor?.idle) await this.release(deviceId, s);
+      });
+    }, this.settings.ownerIdleMs);
+    slot.idleTimer.unref();
   }
 
   private async release(deviceId: string, slot: Slot): Promise<void> {

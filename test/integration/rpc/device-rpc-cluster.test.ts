@@ -52,6 +52,28 @@ describe('device RPC service: processes', function () {
       expect(engine.rpc.owns(dev)).to.equal(false);
     });
 
+    it('an owner keeps an idle device for ownerIdleMs, other processes forward to it meanwhile, then it lets go', async () => {
+      const a = await proc('idle-a', { ownerIdleMs: 400 });
+      const b = await proc('idle-b');
+      const dev = newDeviceId();
+      const s = (await b.connect(dev)).autoDeliver();
+      await s.subscribe();
+      await b.rpc.settle();
+      const first = a.rpc.sendToDevice(rpcTo(dev, 5000));
+      s.respond((await s.waitSent(1)).requestId, '1');
+      expect((await first).response).to.equal('1');
+      await a.rpc.settle();
+      expect(a.rpc.owns(dev)).to.equal(true, 'kept while idle');
+      expect(await a.rpc.repo.ownerOf(dev)).to.equal('idle-a');
+      // b's command goes to the idle owner, which still knows b's session.
+      const second = b.rpc.sendToDevice(rpcTo(dev, 5000));
+      s.respond((await s.waitSent(2)).requestId, '2');
+      expect((await second).response).to.equal('2');
+      expect(b.rpc.owns(dev)).to.equal(false);
+      await waitFor(() => !a.rpc.owns(dev), 'let go after the idle time', 5000);
+      expect(await a.rpc.repo.ownerOf(dev)).to.equal(null);
+    });
+
     it('a lightweight two-way reply reaches the caller on another process than the owner', async () => {
       const a = await proc('proc-a');
       const b = await proc('proc-b');
