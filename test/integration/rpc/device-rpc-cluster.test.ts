@@ -159,6 +159,33 @@ describe('device RPC service: processes', function () {
       expect((await s.waitSent(1)).requestId).to.equal(2);
     });
 
+    it('request ids an owner reserved but did not use: given back when it lets go, skipped when it crashed (beyond #7)', async () => {
+      const dev = newDeviceId();
+      const idsFrom = async (p: TestProcess, n: number): Promise<number[]> => {
+        const s = await p.connect(dev);
+        await s.subscribe();
+        const ids: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const o = p.rpc.sendToDevice(rpcTo(dev, 5000));
+          const cmd = await s.waitSent(i + 1);
+          ids.push(cmd.requestId);
+          s.respond(cmd.requestId, '{}');
+          await o;
+        }
+        return ids;
+      };
+      const crashed = await proc('ids-1', { ownerIdleMs: 60_000 });
+      expect(await idsFrom(crashed, 2)).to.deep.equal([0, 1]);
+      await crash(crashed);
+      const next = await proc('ids-2', { ownerIdleMs: 60_000 });
+      const after = await idsFrom(next, 2);
+      expect(after[0]).to.be.greaterThan(1, 'past every id the crashed owner may have used');
+      expect(after[1]).to.equal(after[0] + 1);
+      await next.stop();
+      procs.splice(procs.indexOf(next), 1);
+      expect(await idsFrom(await proc('ids-3'), 1)).to.deep.equal([after[1] + 1], 'a graceful owner gave its unused ids back');
+    });
+
     it('after a crash and restart every open persistent RPC is resumed (beyond #1)', async () => {
       const dev = newDeviceId();
       let p = await proc('restart-2', { maxRetries: 5 });
