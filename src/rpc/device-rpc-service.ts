@@ -9,8 +9,9 @@
 // sessions through the bus too, so a command reaches a device whichever process holds its session.
 // The lease has no TTL: it is valid while its holder is alive on the bus (heartbeat). A lease of a
 // dead process, or one held in this process's name from before a restart, is taken over, and the
-// device's open persistent RPCs are loaded from Redis. The owner lets go of the lease as soon as
-// nothing is pending for the device, so ownership follows the work and memory stays bounded. Every
+// device's open persistent RPCs are loaded from Redis. The owner lets go of the lease once nothing
+// has been pending for the device for ownerIdleMs, so ownership follows the work and memory stays
+// bounded, while a device that gets commands often costs no lease round trips per command. Every
 // process also looks periodically (recoveryIntervalMs) at the devices with open persistent RPCs and
 // takes over those whose owner is gone (beyond-thingsboard #1).
 //
