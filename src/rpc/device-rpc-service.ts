@@ -81,6 +81,8 @@ interface Slot {
   queued: number;
   /** Lets go of the idle actor when it fires (settings.ownerIdleMs). */
   idleTimer?: NodeJS.Timeout;
+  /** The actor got a command: more are likely to come here, so it is kept while idle. */
+  commanded?: boolean;
 }
 
 type Ownership = { readonly kind: 'mine' } | { readonly kind: 'forward'; readonly to: string } | { readonly kind: 'skip' };
@@ -340,6 +342,7 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
       // What was open before goes out now; a subscription does that itself.
       if (op.kind !== 'subscribe') await actor.resume();
     }
+    if (op.kind === 'request') slot.commanded = true;
     await this.dispatch(actor, op);
   }
 
@@ -396,7 +399,9 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
   private async releaseWhenIdle(deviceId: string, slot: Slot): Promise<void> {
     clearTimeout(slot.idleTimer);
     slot.idleTimer = undefined;
-    if (this.settings.ownerIdleMs <= 0 || this.closed) return this.release(deviceId, slot);
+    // Only a device that gets commands here is kept: one taken for a subscription goes at once, so
+    // the process that sends the commands (the rule engine) becomes the owner.
+    if (this.settings.ownerIdleMs <= 0 || this.closed || !slot.commanded) return this.release(deviceId, slot);
     const actor = slot.actor;
     slot.idleTimer = setTimeout(() => {
       void this.run(deviceId, async (s) => {
@@ -411,6 +416,7 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
     if (!actor) return;
     actor.dispose();
     slot.actor = undefined;
+    slot.commanded = false;
     if (actor.hadPersistent) await this.repo.dropOpenDevice(deviceId);
     await this.repo.releaseOwnership(deviceId, this.serviceId);
   }

@@ -72,6 +72,13 @@ describe('device RPC service: processes', function () {
       expect(b.rpc.owns(dev)).to.equal(false);
       await waitFor(() => !a.rpc.owns(dev), 'let go after the idle time', 5000);
       expect(await a.rpc.repo.ownerOf(dev)).to.equal(null);
+      // A device taken only for its subscription (nothing pending) goes at once: the process that
+      // sends its commands should become the owner.
+      const other = newDeviceId();
+      await (await a.connect(other)).subscribe();
+      await a.rpc.settle();
+      expect(a.rpc.owns(other)).to.equal(false);
+      expect(await a.rpc.repo.ownerOf(other)).to.equal(null);
     });
 
     it('a lightweight two-way reply reaches the caller on another process than the owner', async () => {
