@@ -394,7 +394,7 @@ interface Counter {
   read(): Promise<number>;
 }
 
-async function runPhase(label: string, rate: number, seconds: number, fire: Fire, pids: Pids, counter?: Counter): Promise<PhaseResult> {
+async function runPhase(label: string, rate: number, seconds: number, fire: Fire, pids: Pids, counters: readonly Counter[] = []): Promise<PhaseResult> {
   const n = Math.max(1, Math.round(rate * seconds));
   const latencies = new Float64Array(n);
   let answered = 0;
@@ -405,7 +405,7 @@ async function runPhase(label: string, rate: number, seconds: number, fire: Fire
   const errorKinds: Record<string, number> = {};
   const fail = (why: string) => void (errorKinds[why] = (errorKinds[why] ?? 0) + 1);
   const interval = 1000 / rate;
-  const count0 = await counter?.read();
+  const count0 = await Promise.all(counters.map((c) => c.read()));
   const cpu0 = cpuSnapshot(pids);
   const t0 = performance.now() + 2;
   let next = 0;
@@ -442,7 +442,7 @@ async function runPhase(label: string, rate: number, seconds: number, fire: Fire
   setTimeout(sendDue, 1);
   await finished;
   const cpu1 = cpuSnapshot(pids);
-  const count1 = await counter?.read();
+  const count1 = await Promise.all(counters.map((c) => c.read()));
   const sorted = latencies.subarray(0, ok).sort();
   const errors = n - ok;
   const p99 = percentile(sorted, 99);
@@ -450,7 +450,7 @@ async function runPhase(label: string, rate: number, seconds: number, fire: Fire
   const wall = (cpu1.at - cpu0.at) / 1000;
   const cpuPerRpcUs: Record<string, number> = {};
   for (const [name, pct] of Object.entries(perProc)) cpuPerRpcUs[name] = ((pct / 100) * wall * 1e6) / n;
-  const perRpc = counter && count0 !== undefined && count1 !== undefined ? `; ${((count1 - count0) / n).toFixed(1)} ${counter.name}/RPC` : '';
+  const perRpc = counters.map((c, i) => `; ${(((count1[i] ?? 0) - (count0[i] ?? 0)) / n).toFixed(1)} ${c.name}/RPC`).join('');
   return {
     label,
     rate,
@@ -501,9 +501,9 @@ async function measure(
   name: 'ours' | 'floor',
   fire: Fire,
   pids: Pids,
-  extra: { profiling?: (phase: 'start' | 'stop') => Promise<void>; counter?: Counter } = {},
+  extra: { profiling?: (phase: 'start' | 'stop') => Promise<void>; counters?: readonly Counter[] } = {},
 ): Promise<ContenderResult> {
-  const { profiling, counter } = extra;
+  const { profiling, counters } = extra;
   const load = loadavg().map((l) => l.toFixed(2)).join(' ');
   console.log(`\n${name}: load average ${load}`);
   if (WARMUP > 0) {
@@ -519,7 +519,7 @@ async function measure(
   const fixed: PhaseResult[] = [];
   for (const rate of RATES) {
     await sleep(500);
-    const r = await runPhase('rate', rate, SECONDS, fire, pids, counter);
+    const r = await runPhase('rate', rate, SECONDS, fire, pids, counters);
     console.log(phaseLine(r));
     fixed.push(r);
   }
@@ -529,7 +529,7 @@ async function measure(
   const step = async (rate: number) => {
     // After a bad step, let the backlog (queued jobs, expiring calls) clear before the next one.
     await sleep(steps.length > 0 && !(steps[steps.length - 1] as PhaseResult).good ? 3000 : 500);
-    const r = await runPhase('step', rate, STEP_SECONDS, fire, pids, counter);
+    const r = await runPhase('step', rate, STEP_SECONDS, fire, pids, counters);
     console.log(phaseLine(r));
     steps.push(r);
     if (r.good) good = Math.max(good, rate);
@@ -632,7 +632,13 @@ async function runOurs(): Promise<ContenderResult> {
       name: 'Redis commands (with those inside scripts)',
       read: async () => Number(/total_commands_processed:(\d+)/.exec(await info.info('stats'))?.[1] ?? Number.NaN),
     };
-    const result = await measure('ours', restFire(sys.first.httpPort, jwt, sys.first.deviceIds, agent), pids, { profiling, counter });
+    // Socket writes of the system process (each one a syscall): what batching saves shows here.
+    const systemPid = system.pid;
+    const writes: Counter = {
+      name: 'write syscalls of the system process',
+      read: async () => Number(/syscw:\s*(\d+)/.exec(await readFile(`/proc/${systemPid ?? 0}/io`, 'utf8').catch(() => ''))?.[1] ?? Number.NaN),
+    };
+    const result = await measure('ours', restFire(sys.first.httpPort, jwt, sys.first.deviceIds, agent), pids, { profiling, counters: [counter, writes] });
     const stats = await deviceStats(devices);
     const okTotal = [...result.fixed, ...result.steps].reduce((a, r) => a + r.ok, 0);
     console.log(`  devices answered ${stats.answered} commands (${okTotal} counted answers, not counting warm-up)`);

@@ -119,6 +119,11 @@ export interface NodeContext {
   /** Acknowledge the queue message now; processing goes on (TbAckNode). */
   ack(): void;
   readonly enqueueForTellNext: EnqueueForTellNext;
+  /**
+   * Whether this node, as loaded now, has a connection of `relation`: a message sent on from it
+   * later on that relation would go somewhere. Runs without a runtime may leave it out.
+   */
+  hasConnection?(relation: string): boolean;
 }
 
 /**

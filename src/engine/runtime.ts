@@ -291,6 +291,12 @@ export class ChainRuntime {
     return Promise.resolve();
   }
 
+  /** Whether the node as loaded now sends a message on `relation` anywhere (true when the node is gone: the queue reports that). */
+  hasConnection(chainId: string, nodeId: string, relation: string): boolean {
+    const node = this.chains.get(chainId)?.byId.get(nodeId);
+    return node === undefined || node.targetsFor(relation).length > 0;
+  }
+
   private startResumed(run: MsgRun, msg: TbMsg, resume: QueuedResumePoint): void {
     const node = this.chains.get(resume.chainId)?.byId.get(resume.nodeId);
     if (!node) {
@@ -482,6 +488,10 @@ class StepContext implements NodeContext {
       stack: frames,
     });
   };
+
+  hasConnection(relation: string): boolean {
+    return this.runtime.hasConnection(this.node.chain.id, this.node.self.id, relation);
+  }
 }
 
 function isFailure(relation: string): boolean {

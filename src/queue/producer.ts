@@ -1,12 +1,19 @@
 // Puts messages on the rule-engine queues: one BullMQ queue per (queue, partition), messages
 // gathered into packs so that BullMQ's per-job cost is paid once per pack.
+//
+// A queue whose partitions have one consumer each (the sequential strategies) gets a pack per
+// partition. The others (BURST, BATCH) are worked by every consumer on every partition, so their
+// partition orders nothing: one pack gathers the queue's messages of all partitions, as
+// ThingsBoard's consumer polls its partitions into one pack, and goes to the partition of its
+// first message. At a thousand messages a second that makes packs of several messages where one
+// pack per partition held about one, and BullMQ's cost per message drops with it.
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { TbMsg } from '../msg/tb-msg.js';
 import { createRedis } from '../redis/connection.js';
 import { PACK_JOB_NAME, type PackData, type PackSummary } from './pack.js';
 import { DEFAULT_KEY_BASE, partitionOf, partitionPrefix } from './partitions.js';
-import { DEFAULT_QUEUES, type QueueConfig } from './queue-config.js';
+import { DEFAULT_QUEUES, needsPartitionOwner, type QueueConfig } from './queue-config.js';
 
 export interface KeepJobs {
   readonly count: number;
@@ -54,17 +61,20 @@ interface Pending {
   reject(err: Error): void;
 }
 
-/** The messages waiting for one partition, and whether a pack of it is being written. */
+/** The messages waiting for one partition (or a whole shared queue), and whether a pack of them is being written. */
 class PartitionBuffer {
   readonly items: Pending[] = [];
   writing = false;
   scheduled = false;
-  constructor(readonly queue: Queue<PackData, PackSummary>) {}
+  /** The BullMQ queue of the partition a pack starting with `msg` goes to. */
+  constructor(readonly queueOf: (msg: TbMsg) => Queue<PackData, PackSummary>) {}
 }
 
 export class RuleEngineProducer {
   private readonly queues = new Map<string, QueueConfig>();
   private readonly buffers = new Map<string, (PartitionBuffer | undefined)[]>();
+  /** BullMQ queues by queue name and partition. */
+  private readonly bullQueues = new Map<string, (Queue<PackData, PackSummary> | undefined)[]>();
   private readonly redis: Redis;
   private readonly ownsRedis: boolean;
   private readonly keyBase: string;
@@ -109,7 +119,7 @@ export class RuleEngineProducer {
     if (this.buffered >= this.maxBuffered) {
       return Promise.reject(new QueueProducerError(`${this.buffered} messages are waiting to be written to Redis; try again later`));
     }
-    const buffer = this.bufferFor(queue, partitionOf(msg, queue));
+    const buffer = this.bufferFor(queue, needsPartitionOwner(queue) ? partitionOf(msg, queue) : 0);
     return new Promise<void>((resolve, reject) => {
       buffer.items.push({ msg, bytes: approxBytes(msg), resolve, reject });
       this.buffered++;
@@ -129,7 +139,7 @@ export class RuleEngineProducer {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.flush();
-      const queues = [...this.buffers.values()].flat().flatMap((b) => (b ? [b.queue] : []));
+      const queues = [...this.bullQueues.values()].flat().flatMap((q) => (q ? [q] : []));
       const results = await Promise.allSettled(queues.map((q) => q.close()));
       if (this.ownsRedis) this.redis.disconnect();
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -138,15 +148,31 @@ export class RuleEngineProducer {
     return this.closing;
   }
 
-  private bufferFor(queue: QueueConfig, partition: number): PartitionBuffer {
+  /** `slot`: the partition for a queue with partition owners, else 0 (one buffer for the whole queue). */
+  private bufferFor(queue: QueueConfig, slot: number): PartitionBuffer {
     let list = this.buffers.get(queue.name);
     if (!list) {
       list = [];
       this.buffers.set(queue.name, list);
     }
-    let buffer = list[partition];
+    let buffer = list[slot];
     if (!buffer) {
-      const bull = new Queue<PackData, PackSummary>(queue.name, {
+      const fixed = needsPartitionOwner(queue) ? this.bullQueue(queue, slot) : undefined;
+      buffer = new PartitionBuffer(fixed ? () => fixed : (msg) => this.bullQueue(queue, partitionOf(msg, queue)));
+      list[slot] = buffer;
+    }
+    return buffer;
+  }
+
+  private bullQueue(queue: QueueConfig, partition: number): Queue<PackData, PackSummary> {
+    let list = this.bullQueues.get(queue.name);
+    if (!list) {
+      list = [];
+      this.bullQueues.set(queue.name, list);
+    }
+    let bull = list[partition];
+    if (!bull) {
+      bull = new Queue<PackData, PackSummary>(queue.name, {
         connection: this.redis,
         prefix: partitionPrefix(this.keyBase, partition),
         // Fail fast when Redis is down instead of waiting for it to come back.
@@ -155,10 +181,9 @@ export class RuleEngineProducer {
         streams: { events: { maxLen: 1000 } },
       });
       bull.on('error', () => undefined); // surfaced through the rejected send()
-      buffer = new PartitionBuffer(bull);
-      list[partition] = buffer;
+      list[partition] = bull;
     }
-    return buffer;
+    return bull;
   }
 
   private schedule(buffer: PartitionBuffer): void {
@@ -172,7 +197,7 @@ export class RuleEngineProducer {
     else setImmediate(go);
   }
 
-  /** Writes one pack of the buffer; one write at a time per partition keeps the partition in send order. */
+  /** Writes one pack of the buffer; one write at a time per buffer keeps a partition in send order. */
   private write(buffer: PartitionBuffer): void {
     if (buffer.writing || buffer.items.length === 0) return;
     buffer.writing = true;
@@ -184,7 +209,7 @@ export class RuleEngineProducer {
       n++;
     }
     const pack = buffer.items.splice(0, n);
-    buffer.queue.add(PACK_JOB_NAME, { m: pack.map((p) => p.msg) }).then(
+    buffer.queueOf(pack[0].msg).add(PACK_JOB_NAME, { m: pack.map((p) => p.msg) }).then(
       () => this.written(buffer, pack, undefined),
       (err: unknown) => this.written(buffer, pack, err instanceof Error ? err : new Error(String(err))),
     );

@@ -9,8 +9,9 @@
 // sessions through the bus too, so a command reaches a device whichever process holds its session.
 // The lease has no TTL: it is valid while its holder is alive on the bus (heartbeat). A lease of a
 // dead process, or one held in this process's name from before a restart, is taken over, and the
-// device's open persistent RPCs are loaded from Redis. The owner lets go of the lease as soon as
-// nothing is pending for the device, so ownership follows the work and memory stays bounded. Every
+// device's open persistent RPCs are loaded from Redis. The owner lets go of the lease once nothing
+// has been pending for the device for ownerIdleMs, so ownership follows the work and memory stays
+// bounded, while a device that gets commands often costs no lease round trips per command. Every
 // process also looks periodically (recoveryIntervalMs) at the devices with open persistent RPCs and
 // takes over those whose owner is gone (beyond-thingsboard #1).
 //
@@ -78,6 +79,10 @@ interface Slot {
   actor: DeviceRpcActor | undefined;
   tail: Promise<void>;
   queued: number;
+  /** Lets go of the idle actor when it fires (settings.ownerIdleMs). */
+  idleTimer?: NodeJS.Timeout;
+  /** The actor got a command: more are likely to come here, so it is kept while idle. */
+  commanded?: boolean;
 }
 
 type Ownership = { readonly kind: 'mine' } | { readonly kind: 'forward'; readonly to: string } | { readonly kind: 'skip' };
@@ -168,6 +173,7 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
     await this.scanning;
     await Promise.all([...this.slots.values()].map((s) => s.tail));
     for (const [deviceId, slot] of this.slots) {
+      clearTimeout(slot.idleTimer);
       slot.actor?.dispose();
       if (slot.actor && opts.release !== false) await this.repo.releaseOwnership(deviceId, this.serviceId).catch(() => undefined);
       slot.actor = undefined;
@@ -292,7 +298,7 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
     const next = s.tail.then(async () => {
       try {
         await task(s);
-        if (s.actor?.idle) await this.release(deviceId, s);
+        if (s.actor?.idle) await this.releaseWhenIdle(deviceId, s);
       } catch (e) {
         this.log.warn(`rpc: device ${deviceId}: ${e instanceof Error ? e.message : String(e)}`);
       } finally {
@@ -336,6 +342,7 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
       // What was open before goes out now; a subscription does that itself.
       if (op.kind !== 'subscribe') await actor.resume();
     }
+    if (op.kind === 'request') slot.commanded = true;
     await this.dispatch(actor, op);
   }
 
@@ -388,11 +395,28 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
     return { kind: 'skip' };
   }
 
+  /** Lets go of an idle device after ownerIdleMs if nothing comes meanwhile: a busy device costs no lease round trips per command. */
+  private async releaseWhenIdle(deviceId: string, slot: Slot): Promise<void> {
+    clearTimeout(slot.idleTimer);
+    slot.idleTimer = undefined;
+    // Only a device that gets commands here is kept: one taken for a subscription goes at once, so
+    // the process that sends the commands (the rule engine) becomes the owner.
+    if (this.settings.ownerIdleMs <= 0 || this.closed || !slot.commanded) return this.release(deviceId, slot);
+    const actor = slot.actor;
+    slot.idleTimer = setTimeout(() => {
+      void this.run(deviceId, async (s) => {
+        if (s.actor === actor && actor?.idle) await this.release(deviceId, s);
+      });
+    }, this.settings.ownerIdleMs);
+    slot.idleTimer.unref();
+  }
+
   private async release(deviceId: string, slot: Slot): Promise<void> {
     const actor = slot.actor;
     if (!actor) return;
     actor.dispose();
     slot.actor = undefined;
+    slot.commanded = false;
     if (actor.hadPersistent) await this.repo.dropOpenDevice(deviceId);
     await this.repo.releaseOwnership(deviceId, this.serviceId);
   }

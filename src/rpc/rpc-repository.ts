@@ -42,6 +42,17 @@ const DELETE_IF = new LuaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`);
 
+// KEYS: owner, seq. ARGV: serviceId, end of this owner's block of request ids ('' if none), first
+// unused id. Lets go of the lease; gives the unused ids back when nobody counted past the block.
+const RELEASE = new LuaScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+if ARGV[2] ~= '' and redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('SET', KEYS[2], ARGV[3]) end
+return 1`);
+
+/** Request ids an owner takes from Redis at once: one INCRBY per this many commands to a device. */
+const REQUEST_ID_BLOCK = 100;
+
 interface RpcLocation {
   readonly tenantId: string;
   readonly deviceId: string;
@@ -49,6 +60,8 @@ interface RpcLocation {
 
 export class RpcRepository {
   readonly keys: RpcKeys;
+  /** Request ids reserved by this process as the owner of a device: `next` up to `end` (exclusive). */
+  private readonly idBlocks = new Map<string, { next: number; readonly end: number }>();
 
   constructor(
     readonly redis: RedisClient,
@@ -57,9 +70,18 @@ export class RpcRepository {
     this.keys = new RpcKeys(prefix);
   }
 
-  /** The next device-facing request id: 0, 1, 2, ... per device, never reset (beyond-thingsboard #7). */
+  /**
+   * The next device-facing request id: 0, 1, 2, ... per device, never reset (beyond-thingsboard #7).
+   * Only the device's owner calls it; it reserves a block of ids at a time, and releaseOwnership
+   * gives the unused ones back, so ids stay consecutive unless an owner dies (then they jump on).
+   */
   async nextRequestId(deviceId: string): Promise<number> {
-    return (await this.redis.incr(this.keys.seq(deviceId))) - 1;
+    const block = this.idBlocks.get(deviceId);
+    if (block && block.next < block.end) return block.next++;
+    const end = await this.redis.incrby(this.keys.seq(deviceId), REQUEST_ID_BLOCK);
+    const fresh = { next: end - REQUEST_ID_BLOCK, end };
+    this.idBlocks.set(deviceId, fresh);
+    return fresh.next++;
   }
 
   /** Stores a new RPC; false when one with this id already exists on the device. */
@@ -213,6 +235,8 @@ export class RpcRepository {
 
   /** Takes the lease if nobody holds it, or if it still holds `expected` (a dead owner). */
   async takeOwnership(deviceId: string, serviceId: string, expected: string | null): Promise<boolean> {
+    // A block left from an earlier lease may be behind ids another owner issued since.
+    this.idBlocks.delete(deviceId);
     const key = this.keys.owner(deviceId);
     if (expected === null) return (await this.redis.set(key, serviceId, 'NX')) === 'OK';
     if ((await DELETE_IF.run(this.redis, [key], [expected])) !== 1 && expected !== serviceId) return false;
@@ -220,7 +244,9 @@ export class RpcRepository {
   }
 
   async releaseOwnership(deviceId: string, serviceId: string): Promise<void> {
-    await DELETE_IF.run(this.redis, [this.keys.owner(deviceId)], [serviceId]);
+    const block = this.idBlocks.get(deviceId);
+    this.idBlocks.delete(deviceId);
+    await RELEASE.run(this.redis, [this.keys.owner(deviceId), this.keys.seq(deviceId)], [serviceId, block ? String(block.end) : '', block ? String(block.next) : '']);
   }
 
   private async locate(rpcId: string): Promise<RpcLocation | null> {

@@ -26,6 +26,11 @@ export interface RpcSettings {
   readonly clientRpcMarkTtlMs: number;
   /** RPC_RECOVERY_INTERVAL_MS: how often a process looks for devices whose RPC owner died (10 000). */
   readonly recoveryIntervalMs: number;
+  /**
+   * RPC_OWNER_IDLE_MS: how long the owner keeps a device whose commands are all done before letting
+   * it go (10 000); 0 = at once. A device that gets commands often is not taken and let go each time.
+   */
+  readonly ownerIdleMs: number;
   /** SQL_TTL_RPC_ENABLED (true). */
   readonly ttlEnabled: boolean;
   /** SQL_RPC_TTL_CHECKING_INTERVAL (7 200 000 ms). */
@@ -53,6 +58,7 @@ export const DEFAULT_RPC_SETTINGS: RpcSettings = {
   answerUnrepliedClientRpc: true,
   clientRpcMarkTtlMs: 120_000,
   recoveryIntervalMs: 10_000,
+  ownerIdleMs: 10_000,
   ttlEnabled: true,
   ttlCheckingIntervalMs: 7_200_000,
   ttlRemovalBatchSize: 10_000,
@@ -79,6 +85,7 @@ export const RPC_NUMBER_ENV: Readonly<Record<NumberKey, string>> = {
   maxResponseBytes: 'RPC_MAX_RESPONSE_BYTES',
   clientRpcMarkTtlMs: 'RPC_CLIENT_MARK_TTL_MS',
   recoveryIntervalMs: 'RPC_RECOVERY_INTERVAL_MS',
+  ownerIdleMs: 'RPC_OWNER_IDLE_MS',
   ttlCheckingIntervalMs: 'SQL_RPC_TTL_CHECKING_INTERVAL',
   ttlRemovalBatchSize: 'SQL_RPC_TTL_REMOVAL_BATCH_SIZE',
   defaultRpcTtlDays: 'RPC_TTL_DAYS',

@@ -74,8 +74,11 @@ export interface RunResult {
   readonly enqueued?: Enqueued[];
 }
 
-/** Runs one message through a node; an exception becomes a Failure output, as in the runtime. */
-export async function runNode(node: RuleNode, msg: TbMsg, services: NodeServices = testServices()): Promise<RunResult> {
+/**
+ * Runs one message through a node; an exception becomes a Failure output, as in the runtime.
+ * `connected` answers ctx.hasConnection (left out: the context has none, as in a run without a runtime).
+ */
+export async function runNode(node: RuleNode, msg: TbMsg, services: NodeServices = testServices(), connected?: (relation: string) => boolean): Promise<RunResult> {
   let acked = false;
   const enqueued: Enqueued[] = [];
   const ctx: NodeContext = {
@@ -88,6 +91,7 @@ export async function runNode(node: RuleNode, msg: TbMsg, services: NodeServices
       enqueued.push({ msg: m, relations: typeof relations === 'string' ? [relations] : relations });
       return Promise.resolve();
     },
+    ...(connected ? { hasConnection: connected } : {}),
   };
   try {
     const result = await node.onMsg(msg, ctx);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { defineNode, errorText, FAILURE, SUCCESS, tellFailure } from '../../engine/node-api.js';
 import { MsgType } from '../../msg/msg-types.js';
 import { isPlainObject, transformMsg, type TbMsg } from '../../msg/tb-msg.js';
+import { clientRpcRefOf } from '../../rpc/client-rpc-guard.js';
 import { rpcServiceOf } from '../../rpc/device-rpc-api.js';
 import { parseJavaBoolean, parseJavaInt, parseJavaLong } from '../../rpc/java-parse.js';
 import { timeBasedUuid } from '../../rpc/time-uuid.js';
@@ -106,6 +107,13 @@ export const TbSendRPCRequestNode = defineNode<SendRpcRequestConfig>({
               });
             }
             const next = outcomeMsg(msg, nextId, outcome);
+            // No connection would take the outcome (the shipped root chain): queueing it would only
+            // end it there, a BullMQ job per RPC for nothing. A client-side request's outcome is
+            // still queued, since its end is what answers the device (beyond-thingsboard #6).
+            if (ctx.hasConnection?.(next.relation) === false && clientRpcRefOf(msg) === null) {
+              if (next.relation === FAILURE) log.warn(`"${name}": RPC ${request.id} failed (${next.msg.data}) and no Failure connection takes it`);
+              return;
+            }
             await ctx.enqueueForTellNext(next.msg, next.relation);
           })
           .catch((e: unknown) => log.warn(`"${name}": could not queue the outcome of RPC ${request.id}: ${errorText(e)}`));

@@ -5,6 +5,9 @@ import { createRedis } from '../../../src/redis/connection.js';
 import { RuleEngineConsumer } from '../../../src/queue/consumer.js';
 import type { MsgHandler } from '../../../src/queue/pack.js';
 import { RuleEngineProducer } from '../../../src/queue/producer.js';
+import type { PackData } from '../../../src/queue/pack.js';
+import { DEFAULT_KEY_BASE, partitionOf, partitionPrefix } from '../../../src/queue/partitions.js';
+import { Queue } from 'bullmq';
 import { startTestRedis, type TestRedis } from '../../helpers/redis-server.js';
 import { deviceMsg, FAST, OK, queue, seqOf, silent, sleep, waitFor } from './queue-helpers.js';
 
@@ -56,6 +59,31 @@ describe('queue: producer → consumer → handler', function () {
     const s = c.stats();
     expect(s.succeeded).to.equal(2000);
     expect(s.packs).to.be.lessThan(200); // packed, not one job per message
+  });
+
+  it('packs: a BURST queue gathers the messages of all partitions into one pack; a sequential queue keeps one pack per partition', async () => {
+    const burst = queue({ name: 'Burst' });
+    const ordered = queue({ name: 'Ordered', submitStrategy: { type: 'SEQUENTIAL_BY_ORIGINATOR' } });
+    const p = producer([burst, ordered]);
+    const devices = Array.from({ length: 12 }, (_, i) => `dev-${i}`);
+    await Promise.all([...devices.map((d) => p.send(deviceMsg(d, 1), 'Burst')), ...devices.map((d) => p.send(deviceMsg(d, 1), 'Ordered'))]);
+    const packs = async (name: string) => {
+      const out: { partition: number; devices: string[] }[] = [];
+      for (let partition = 0; partition < 4; partition++) {
+        const q = new Queue<PackData>(name, { connection: admin, prefix: partitionPrefix(DEFAULT_KEY_BASE, partition) });
+        for (const job of await q.getJobs(['wait'])) out.push({ partition, devices: job.data.m.map((m) => m.originator.id) });
+        await q.close();
+      }
+      return out;
+    };
+    const burstPacks = await packs('Burst');
+    expect(burstPacks).to.have.length(1);
+    expect(burstPacks[0].devices).to.deep.equal(devices, 'in send order');
+    expect(burstPacks[0].partition).to.equal(partitionOf(deviceMsg(devices[0], 1), burst), 'the partition of its first message');
+    const orderedPacks = await packs('Ordered');
+    expect(orderedPacks.length).to.be.greaterThan(1);
+    for (const pack of orderedPacks) for (const d of pack.devices) expect(partitionOf(deviceMsg(d, 1), ordered)).to.equal(pack.partition);
+    expect(orderedPacks.flatMap((x) => x.devices).sort()).to.deep.equal([...devices].sort());
   });
 
   it('send() uses msg.queueName, rejects an unknown queue, and resolves only once the pack is in Redis', async () => {

@@ -52,6 +52,35 @@ describe('device RPC service: processes', function () {
       expect(engine.rpc.owns(dev)).to.equal(false);
     });
 
+    it('an owner keeps an idle device for ownerIdleMs, other processes forward to it meanwhile, then it lets go', async () => {
+      const a = await proc('idle-a', { ownerIdleMs: 400 });
+      const b = await proc('idle-b');
+      const dev = newDeviceId();
+      const s = (await b.connect(dev)).autoDeliver();
+      await s.subscribe();
+      await b.rpc.settle();
+      const first = a.rpc.sendToDevice(rpcTo(dev, 5000));
+      s.respond((await s.waitSent(1)).requestId, '1');
+      expect((await first).response).to.equal('1');
+      await a.rpc.settle();
+      expect(a.rpc.owns(dev)).to.equal(true, 'kept while idle');
+      expect(await a.rpc.repo.ownerOf(dev)).to.equal('idle-a');
+      // b's command goes to the idle owner, which still knows b's session.
+      const second = b.rpc.sendToDevice(rpcTo(dev, 5000));
+      s.respond((await s.waitSent(2)).requestId, '2');
+      expect((await second).response).to.equal('2');
+      expect(b.rpc.owns(dev)).to.equal(false);
+      await waitFor(() => !a.rpc.owns(dev), 'let go after the idle time', 5000);
+      expect(await a.rpc.repo.ownerOf(dev)).to.equal(null);
+      // A device taken only for its subscription (nothing pending) goes at once: the process that
+      // sends its commands should become the owner.
+      const other = newDeviceId();
+      await (await a.connect(other)).subscribe();
+      await a.rpc.settle();
+      expect(a.rpc.owns(other)).to.equal(false);
+      expect(await a.rpc.repo.ownerOf(other)).to.equal(null);
+    });
+
     it('a lightweight two-way reply reaches the caller on another process than the owner', async () => {
       const a = await proc('proc-a');
       const b = await proc('proc-b');
@@ -135,6 +164,33 @@ describe('device RPC service: processes', function () {
       await s.subscribe();
       void p.rpc.sendToDevice(rpcTo(dev, 5000));
       expect((await s.waitSent(1)).requestId).to.equal(2);
+    });
+
+    it('request ids an owner reserved but did not use: given back when it lets go, skipped when it crashed (beyond #7)', async () => {
+      const dev = newDeviceId();
+      const idsFrom = async (p: TestProcess, n: number): Promise<number[]> => {
+        const s = await p.connect(dev);
+        await s.subscribe();
+        const ids: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const o = p.rpc.sendToDevice(rpcTo(dev, 5000));
+          const cmd = await s.waitSent(i + 1);
+          ids.push(cmd.requestId);
+          s.respond(cmd.requestId, '{}');
+          await o;
+        }
+        return ids;
+      };
+      const crashed = await proc('ids-1', { ownerIdleMs: 60_000 });
+      expect(await idsFrom(crashed, 2)).to.deep.equal([0, 1]);
+      await crash(crashed);
+      const next = await proc('ids-2', { ownerIdleMs: 60_000 });
+      const after = await idsFrom(next, 2);
+      expect(after[0]).to.be.greaterThan(1, 'past every id the crashed owner may have used');
+      expect(after[1]).to.equal(after[0] + 1);
+      await next.stop();
+      procs.splice(procs.indexOf(next), 1);
+      expect(await idsFrom(await proc('ids-3'), 1)).to.deep.equal([after[1] + 1], 'a graceful owner gave its unused ids back');
     });
 
     it('after a crash and restart every open persistent RPC is resumed (beyond #1)', async () => {

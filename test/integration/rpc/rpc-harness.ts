@@ -26,6 +26,8 @@ export const FAST_RPC: Partial<RpcSettings> = {
   retryBackoffMaxMs: 200,
   recoveryIntervalMs: 0,
   responseTimeoutMs: 400,
+  // Let a device go as soon as nothing is pending: the lease tests look at that moment.
+  ownerIdleMs: 0,
 };
 
 export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {

@@ -100,6 +100,31 @@ describe('RPC nodes', function () {
       expect(r.enqueued?.[0]?.msg.data).to.equal('{"error":"NO_ACTIVE_CONNECTION"}');
     });
 
+    it('an outcome no connection would take is not queued (the caller is answered all the same), unless a client-side request waits for its end', async () => {
+      const dev = newDeviceId();
+      const s = await transport.connect(dev);
+      await s.subscribe();
+      const node = requestNode();
+      const calls = new RestRpcCalls(engine.bus, async (m) => {
+        void runNode(node, m, services, () => false).then((r) => (restRun = r));
+      });
+      let restRun: RunResult | undefined;
+      const body = parseRpcBody('{"method":"m","params":{}}', DEFAULT_RPC_SETTINGS);
+      const target = { tenantId: 'tenant-1', deviceId: dev, deviceName: 'D', deviceType: 'default', route: { ruleChainId: null, queueName: null } };
+      const outcome = calls.call(rpcCallMsg(target, body, { oneway: false, originServiceId: engine.serviceId, customerId: null }), body);
+      s.respond((await s.waitSent(1)).requestId, '{"ok":1}');
+      expect(await outcome).to.deep.equal({ rpcId: body.requestUUID, response: '{"ok":1}', error: null });
+      calls.close();
+      // The client-side request of another device: its outcome is queued although nothing takes it.
+      const clientMsg = deviceMsg(dev, { data: { method: 'm', params: {} }, metaData: { serviceId: 'transport', sessionId: 's-1', requestId: '4' } });
+      const client = await runNode(node, clientMsg, services, () => false);
+      s.respond((await s.waitSent(2)).requestId, '{"ok":2}');
+      await waitFor(() => (client.enqueued?.length ?? 0) === 1, 'client-side outcome');
+      expect(client.enqueued?.[0]?.msg.data).to.equal('{"ok":2}');
+      expect(restRun?.acked).to.equal(true);
+      expect(restRun?.enqueued).to.deep.equal([], 'nothing queued for the REST call');
+    });
+
     it('without an RPC service (a CLI run): Failure', async () => {
       const plain = testServices();
       const { node } = createNode(TbSendRPCRequestNode, {}, { services: plain });

@@ -101,6 +101,24 @@ const Later = defineNode<{ version?: number }>({
   }),
 });
 
+/** What ctx.hasConnection answered, per relation asked. */
+const asked: Record<string, boolean | undefined> = {};
+const Asks = defineNode<{ version?: number }>({
+  type: 'test.Asks',
+  category: 'ACTION',
+  uiName: 'asks',
+  version: 0,
+  relations: ['Success', 'Failure'],
+  configSchema: { type: 'object' },
+  defaultConfig: {},
+  create: () => ({
+    onMsg: (msg, ctx) => {
+      for (const r of ['Success', 'success', 'Failure']) asked[r] = ctx.hasConnection?.(r);
+      return undefined;
+    },
+  }),
+});
+
 const sunk: TbMsg[] = [];
 const Sink = defineNode<{ version?: number }>({
   type: 'test.Sink',
@@ -119,6 +137,7 @@ const Sink = defineNode<{ version?: number }>({
 });
 
 const registry = new NodeRegistry([
+  Asks,
   Later,
   Sink,
   Tag,
@@ -287,6 +306,13 @@ describe('ChainRuntime', () => {
     const done = runtime.process(testMsg(), { chainId: chains[0].id, onAck: () => order.push('ack') }).then(() => order.push('done'));
     await done;
     expect(order).to.deep.equal(['ack', 'done']);
+  });
+
+  it('tells a node which of its relations are connected now (relations match case-insensitively)', async () => {
+    const doc = chainDoc('c', [{ type: 'test.Asks', name: 'asks' }, { type: 'test.Sink', name: 'sink' }], [[0, 1, 'Success']]);
+    const { runtime, chains } = load([{ name: 'c', doc }]);
+    await run(runtime, chains[0].id);
+    expect(asked).to.deep.equal({ Success: true, success: true, Failure: false });
   });
 
   it('resumes a message a node sends on later after that node (in memory, without queues), inside nested chains too', async () => {
