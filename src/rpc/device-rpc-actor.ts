@@ -250,7 +250,9 @@ export class DeviceRpcActor {
       return;
     }
     // TIMEOUT: no acknowledgement from the device in time. Ignore the echo of a copy sent to
-    // another session, or one that comes while a re-send is already scheduled.
+    // another session, or one that comes while a re-send is already scheduled. A session whose
+    // process died never reports: it must not hold the re-send back (the device moved on).
+    if (entry.inFlight.size > 0 && !entry.delivered && !entry.retryTimer) await this.forgetGoneSessions();
     if (entry.delivered || entry.retryTimer || entry.inFlight.size > 0) return;
     const max = entry.rpc.retries === null ? this.host.settings.maxRetries : Math.min(entry.rpc.retries, this.host.settings.maxRetries);
     if (max <= entry.attempts) {
@@ -262,24 +264,39 @@ export class DeviceRpcActor {
         await this.host.closeDeviceSessions(this.deviceId, CLOSE_SESSION_REASON);
         return;
       }
-      this.drop(entry);
+      // Stored before it is forgotten: if Redis fails, the entry is still here for the retried operation.
       if (entry.rpc.persisted) await this.store(entry.rpc.id, 'FAILED', entry, { response: { error: RETRIES_EXHAUSTED(max) } });
+      this.drop(entry);
       this.answer(entry, { response: null, error: 'TIMEOUT' });
       await this.sendNext(true);
       return;
     }
-    entry.attempts++;
-    if (entry.rpc.persisted) await this.store(entry.rpc.id, 'TIMEOUT', entry, { attempts: entry.attempts });
+    const attempts = entry.attempts + 1;
+    if (entry.rpc.persisted) await this.store(entry.rpc.id, 'TIMEOUT', entry, { attempts });
+    entry.attempts = attempts;
     if (!this.pending.has(requestId)) return;
-    entry.retryTimer = this.host.schedule(this, retryBackoff(this.host.settings, entry.attempts), async () => {
+    this.armResend(entry, retryBackoff(this.host.settings, entry.attempts));
+  }
+
+  /** Sends the command again after `delayMs` (a delivery TIMEOUT, or a send that failed). */
+  private armResend(entry: PendingRpc, delayMs: number): void {
+    if (entry.retryTimer) return;
+    entry.retryTimer = this.host.schedule(this, delayMs, async () => {
       entry.retryTimer = undefined;
-      if (!this.pending.has(requestId)) return;
+      if (!this.pending.has(entry.requestId)) return;
       if (this.strategy === 'BURST') {
         if (this.subs.size > 0) await this.sendTo(entry, [...this.subs.values()]);
       } else {
         await this.sendNext(true);
       }
     });
+  }
+
+  /** Drops sessions that are no longer registered as listening: their process died without saying so. */
+  private async forgetGoneSessions(): Promise<void> {
+    const live = new Set((await this.host.subscribedSessions(this.deviceId)).map((s) => s.sessionId));
+    for (const id of [...this.subs.keys()]) if (!live.has(id)) this.subs.delete(id);
+    for (const e of this.pending.values()) for (const id of [...e.inFlight]) if (!live.has(id)) e.inFlight.delete(id);
   }
 
   async onResponse(requestId: number, payload: string): Promise<void> {
@@ -300,9 +317,11 @@ export class DeviceRpcActor {
     const entry = this.pending.get(requestId);
     if (!entry) return; // stale: answered, expired, or from before a newer command took the id
     const wasDelivered = entry.delivered;
+    // Stored before it is forgotten: if Redis fails, the entry stays and the device's reply, sent
+    // again (it was not acknowledged), still finds it.
+    if (entry.rpc.persisted) await this.store(entry.rpc.id, failed ? 'FAILED' : 'SUCCESSFUL', entry, { response: storedResponse(text) });
     this.drop(entry);
     this.answer(entry, { response: text, error: null });
-    if (entry.rpc.persisted) await this.store(entry.rpc.id, failed ? 'FAILED' : 'SUCCESSFUL', entry, { response: storedResponse(text) });
     if (this.strategy === 'SEQUENTIAL_ON_RESPONSE_FROM_DEVICE' || !wasDelivered) await this.sendNext(true);
   }
 
@@ -316,8 +335,8 @@ export class DeviceRpcActor {
   async onExpire(requestId: number): Promise<void> {
     const entry = this.pending.get(requestId);
     if (!entry) return;
-    this.drop(entry);
     if (entry.rpc.persisted) await this.store(entry.rpc.id, 'EXPIRED', entry);
+    this.drop(entry);
     this.answer(entry, { response: null, error: entry.sent ? 'TIMEOUT' : 'NO_ACTIVE_CONNECTION' });
     await this.sendNext(true);
   }
@@ -329,8 +348,8 @@ export class DeviceRpcActor {
       if (this.awaitTimer?.timer === timer) this.awaitTimer = undefined;
       const e = this.pending.get(requestId);
       if (!e || !e.delivered) return;
-      this.drop(e);
       if (e.rpc.persisted) await this.store(e.rpc.id, 'FAILED', e, { response: { error: RESPONSE_AWAIT_TIMEOUT } });
+      this.drop(e);
       this.answer(e, { response: null, error: 'TIMEOUT' });
       await this.sendNext(true);
     });
@@ -378,7 +397,15 @@ export class DeviceRpcActor {
 
   /** Writes the command to `sessions`; whether any took it. A SYNC session (HTTP) takes one command. */
   private async sendTo(entry: PendingRpc, sessions: readonly SessionRef[]): Promise<boolean> {
-    if (entry.rpc.persisted && !(await this.host.repo.exists(this.deviceId, entry.rpc.id))) {
+    let exists = true;
+    try {
+      if (entry.rpc.persisted) exists = await this.host.repo.exists(this.deviceId, entry.rpc.id);
+    } catch (e) {
+      this.host.log.warn(`rpc: checking ${entry.rpc.id} before sending failed: ${String(e)}; sending again shortly`);
+      this.armResend(entry, this.host.settings.retryBackoffMs);
+      return false;
+    }
+    if (!exists) {
       // Deleted meanwhile (beyond-thingsboard #9): never send it again.
       this.drop(entry);
       return false;
@@ -392,21 +419,30 @@ export class DeviceRpcActor {
       expirationTime: entry.rpc.expirationTime,
     };
     let any = false;
+    let failed = false;
     for (const s of sessions) {
       if (s.protocol === 'http') this.subs.delete(s.sessionId);
       entry.inFlight.add(s.sessionId);
-      const ok = await this.host.sendToSession(this.deviceId, s, request).catch((e: unknown) => {
+      let ok: boolean;
+      try {
+        ok = await this.host.sendToSession(this.deviceId, s, request);
+      } catch (e) {
+        // Redis or the bus failed, not the session: it stays subscribed, and the command goes again shortly.
         this.host.log.warn(`rpc: sending ${entry.rpc.id} to session ${s.sessionId} failed: ${String(e)}`);
-        return false;
-      });
+        entry.inFlight.delete(s.sessionId);
+        failed = true;
+        continue;
+      }
       if (ok) {
         any = true;
       } else {
+        // That session's process is gone.
         entry.inFlight.delete(s.sessionId);
         this.subs.delete(s.sessionId);
       }
     }
     if (any) entry.sent = true;
+    else if (failed) this.armResend(entry, this.host.settings.retryBackoffMs);
     return any;
   }
 

@@ -48,6 +48,15 @@ import { isFinalStatus, type Rpc, type RpcOutcome, type RpcStatus, type StoredRp
 /** Forwards of one operation before it is given up (ownership moving back and forth). */
 const MAX_HOPS = 5;
 
+/**
+ * How long an operation a device is waiting on (its reply, a delivery report, a subscription) is
+ * tried again while Redis fails, before it is given up (a reply is then refused to the device,
+ * which sends it again). Redis restarts take a few seconds.
+ */
+export const REDIS_WAIT_MS = 10_000;
+/** Pause between two tries of an operation that failed on Redis, and before a failed timer task runs again. */
+const REDIS_RETRY_PAUSE_MS = 250;
+
 export interface RpcLogger {
   info(text: string): void;
   warn(text: string): void;
@@ -71,6 +80,8 @@ export interface DeviceRpcServiceOptions {
   /** Told of every persistent-RPC status change (a metrics counter). */
   readonly onStatus?: (status: RpcStatus) => void;
   readonly now?: () => number;
+  /** How long a device's report is tried again while Redis fails (default REDIS_WAIT_MS). */
+  readonly redisWaitMs?: number;
 }
 
 /** One device's turn-taking and, while this process owns it, its actor. */
@@ -126,12 +137,7 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
       closeDeviceSessions: (deviceId, reason) => this.closeDeviceSessions(deviceId, reason),
       answer: (replyTo, outcome) => this.answer(replyTo, outcome),
       emit: (rpc) => this.emit(rpc),
-      schedule: (actor, delayMs, task) =>
-        setTimeout(() => {
-          void this.run(actor.deviceId, async (slot) => {
-            if (slot.actor === actor) await task();
-          });
-        }, delayMs),
+      schedule: (actor, delayMs, task) => setTimeout(() => this.runTimerTask(actor, task), delayMs),
     };
   }
 
@@ -243,8 +249,19 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
     this.fromSession(session, { kind: 'status', session: this.refOf(session), requestId, status });
   }
 
-  onRpcResponse(session: DeviceSession, requestId: number, payload: string): void {
-    this.fromSession(session, { kind: 'response', session: this.refOf(session), requestId, payload });
+  /** Resolves once the reply is stored (this process owns the device) or in the owner's inbox; rejects when neither could be done. */
+  onRpcResponse(session: DeviceSession, requestId: number, payload: string): Promise<void> {
+    const m: DeviceOpMsg = { deviceId: session.device.deviceId, op: { kind: 'response', session: this.refOf(session), requestId, payload }, hops: 0 };
+    if (this.closed) return Promise.reject(new Error('the device RPC service is stopping'));
+    let failure: unknown;
+    return this.run(m.deviceId, (slot) =>
+      this.applyPatiently(slot, m).catch((e: unknown) => {
+        failure = e;
+        throw e;
+      }),
+    ).then(() => {
+      if (failure !== undefined) throw failure instanceof Error ? failure : new Error(String(failure));
+    });
   }
 
   onRpcError(session: DeviceSession, requestId: number, error: string): void {
@@ -272,7 +289,7 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
       return Promise.resolve();
     }
     return this.run(m.deviceId, (slot) =>
-      this.apply(slot, m).catch((e: unknown) => {
+      this.applyPatiently(slot, m).catch((e: unknown) => {
         // Redis failed mid-way: the caller hears INTERNAL now (a waiter already answered ignores it).
         if (m.op.kind === 'request') this.answer(m.op.replyTo, { rpcId: m.op.rpc.id, response: null, error: 'INTERNAL' });
         throw e;
@@ -302,6 +319,39 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
     });
     s.tail = next;
     return next;
+  }
+
+  /**
+   * apply(), tried again while Redis fails (bounded by REDIS_WAIT_MS) for what a device reported:
+   * dropping it would lose an acknowledged reply or subscription. The actor writes to Redis before
+   * it forgets anything, so a failed try leaves it ready for the next. A new command is tried once
+   * (its caller hears INTERNAL), a recovery scan comes again anyway.
+   */
+  private async applyPatiently(slot: Slot, m: DeviceOpMsg): Promise<void> {
+    if (m.op.kind === 'request' || m.op.kind === 'recover') return this.apply(slot, m);
+    const until = this.now() + (this.opts.redisWaitMs ?? REDIS_WAIT_MS);
+    for (;;) {
+      try {
+        await this.apply(slot, m);
+        return;
+      } catch (e) {
+        if (this.closed || this.now() + REDIS_RETRY_PAUSE_MS > until) throw e;
+        await new Promise((resolve) => setTimeout(resolve, REDIS_RETRY_PAUSE_MS));
+      }
+    }
+  }
+
+  /** A timer of an actor (expiry, re-send, reply wait), in the device's turn; run again shortly if Redis failed it. */
+  private runTimerTask(actor: DeviceRpcActor, task: () => Promise<void>): void {
+    void this.run(actor.deviceId, async (slot) => {
+      if (slot.actor !== actor) return;
+      try {
+        await task();
+      } catch (e) {
+        if (!this.closed) setTimeout(() => this.runTimerTask(actor, task), REDIS_RETRY_PAUSE_MS);
+        throw e;
+      }
+    });
   }
 
   private async apply(slot: Slot, m: DeviceOpMsg): Promise<void> {
