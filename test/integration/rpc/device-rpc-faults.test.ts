@@ -2,6 +2,9 @@
 // what a device reported must not be acknowledged and then lost, and commands must follow the
 // device's live session. Real redis-server (killed and restarted), real service bus and registry.
 import { expect } from 'chai';
+import { ApiError } from '../../../src/api/errors.js';
+import { DEFAULT_RPC_SETTINGS } from '../../../src/rpc/rpc-settings.js';
+import { parseRpcBody, RestRpcCalls, rpcCallMsg } from '../../../src/rpc/rest-rpc.js';
 import { startTestRedis, type TestRedis } from '../../helpers/redis-server.js';
 import { newDeviceId, rpcTo, sleep, TestProcess, waitFor } from './rpc-harness.js';
 
@@ -159,6 +162,59 @@ describe('device RPC service: faults', function () {
       s.ack(next.requestId);
       await s.respond(next.requestId, '"pong"');
       expect((await outcome).response).to.equal('"pong"');
+    });
+  });
+
+  describe('a persistent REST call whose answer does not come', () => {
+    function persistentCall(api: TestProcess, dev: string) {
+      const body = parseRpcBody('{"method":"setGpio","params":{"pin":1},"persistent":true,"timeout":60000}', DEFAULT_RPC_SETTINGS);
+      const msg = rpcCallMsg(
+        { tenantId: 'tenant-1', deviceId: dev, deviceName: 'D', deviceType: 'default', route: { ruleChainId: null, queueName: null } },
+        body,
+        { oneway: false, originServiceId: api.serviceId, customerId: null },
+      );
+      return { body, msg };
+    }
+
+    it('the RPC was stored but the answer to the API process was lost: the caller gets {"rpcId"} once it is found', async () => {
+      const api = await proc({ serviceId: 'api-f1' });
+      const engine = await proc({ serviceId: 'engine-f3' });
+      const dev = newDeviceId();
+      const { body, msg } = persistentCall(api, dev);
+      // "The rule engine" stores the RPC (as the RPC request node does); its answer never reaches the API process.
+      const calls = new RestRpcCalls(api.bus, async () => void engine.rpc.sendToDevice(rpcTo(dev, 60_000, { id: body.requestUUID, persisted: true })), {
+        isStored: (deviceId, rpcId) => api.rpc.repo.exists(deviceId, rpcId),
+        storedCheckMs: 100,
+      });
+      try {
+        expect(await calls.call(msg, body)).to.deep.equal({ rpcId: body.requestUUID, response: JSON.stringify({ rpcId: body.requestUUID }), error: null });
+        expect(await statusOf(api, body.requestUUID)).to.equal('QUEUED');
+      } finally {
+        calls.close();
+      }
+    });
+
+    it('the message was lost before any RPC node stored it: a clear error once the store wait is over, not a wait until expiration', async () => {
+      const api = await proc({ serviceId: 'api-f2' });
+      const dev = newDeviceId();
+      const { body, msg } = persistentCall(api, dev);
+      const calls = new RestRpcCalls(api.bus, () => Promise.resolve(), {
+        isStored: (deviceId, rpcId) => api.rpc.repo.exists(deviceId, rpcId),
+        storedCheckMs: 100,
+        storeWaitMs: 500,
+      });
+      try {
+        const failure = await calls.call(msg, body).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(failure).to.be.instanceOf(ApiError);
+        expect((failure as ApiError).status).to.equal(500);
+        expect((failure as ApiError).message).to.include(body.requestUUID).and.include('same requestUUID');
+        expect(calls.waiting).to.equal(0);
+      } finally {
+        calls.close();
+      }
     });
   });
 });
