@@ -51,9 +51,9 @@ const MAX_HOPS = 5;
 /**
  * How long an operation a device is waiting on (its reply, a delivery report, a subscription) is
  * tried again while Redis fails, before it is given up (a reply is then refused to the device,
- * which sends it again). Redis restarts take a few seconds.
+ * which sends it again). A Redis restart takes seconds, and ioredis reconnects up to 2 s after it.
  */
-export const REDIS_WAIT_MS = 10_000;
+export const REDIS_WAIT_MS = 15_000;
 /** Pause between two tries of an operation that failed on Redis, and before a failed timer task runs again. */
 const REDIS_RETRY_PAUSE_MS = 250;
 
