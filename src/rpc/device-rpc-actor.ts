@@ -15,7 +15,7 @@ import type { ToDeviceRpcRequest } from '../transport/transport-api.js';
 import type { SessionRef } from './bus-topics.js';
 import type { RpcRepository } from './rpc-repository.js';
 import { retryBackoff, type RpcSettings } from './rpc-settings.js';
-import { requestOf, rpcEntity, storedResponse, type Rpc, type RpcError, type RpcOutcome, type RpcStatus, type StoredRpc, type ToDeviceRpc } from './rpc-types.js';
+import { isFinalStatus, requestOf, rpcEntity, storedResponse, type Rpc, type RpcError, type RpcOutcome, type RpcStatus, type StoredRpc, type ToDeviceRpc } from './rpc-types.js';
 import type { JsonValue } from '../store/json.js';
 
 /** What the actor needs from its process. */
@@ -106,20 +106,43 @@ export class DeviceRpcActor {
         await this.store(rpc.id.id, 'EXPIRED');
         continue;
       }
-      const entry: PendingRpc = {
-        rpc: requestOf(rpc),
-        requestId: stored.requestId,
-        replyTo: null,
-        sent: rpc.status !== 'QUEUED',
-        delivered: rpc.status === 'DELIVERED',
-        attempts: stored.attempts,
-        status: rpc.status,
-        inFlight: new Set(),
-      };
-      this.pending.set(entry.requestId, entry);
-      this.armExpiry(entry);
+      this.track(stored);
     }
     return this.pending.size > 0;
+  }
+
+  /** Holds a stored open RPC in memory, with its expiry. */
+  private track(stored: StoredRpc): PendingRpc {
+    const rpc = stored.rpc;
+    const entry: PendingRpc = {
+      rpc: requestOf(rpc),
+      requestId: stored.requestId,
+      replyTo: null,
+      sent: rpc.status !== 'QUEUED',
+      delivered: rpc.status === 'DELIVERED',
+      attempts: stored.attempts,
+      status: rpc.status,
+      inFlight: new Set(),
+    };
+    this.pending.set(entry.requestId, entry);
+    this.armExpiry(entry);
+    return entry;
+  }
+
+  /**
+   * The same requestUUID again while nothing here holds its RPC: its creation's reply was lost and
+   * ioredis ran the creation again (Redis crashed at that moment), or it was left behind by an
+   * actor that failed. Open and unexpired, it is taken up now instead of waiting, unsent, for the
+   * next change of owner.
+   */
+  private async takeUpStored(rpcId: string): Promise<void> {
+    if ([...this.pending.values()].some((e) => e.rpc.id === rpcId)) return;
+    const stored = await this.host.repo.getOnDevice(this.deviceId, rpcId);
+    if (!stored || isFinalStatus(stored.rpc.status, stored.rpc.request.oneway) || stored.rpc.expirationTime <= this.host.now()) return;
+    const canSend = this.canSendNew();
+    const entry = this.track(stored);
+    if (this.strategy !== 'BURST') await this.sendNext(true);
+    else if (canSend && !entry.delivered && this.subs.size > 0) await this.sendTo(entry, [...this.subs.values()]);
   }
 
   /** After load(): sends what can go now, as a subscription would. */
@@ -146,6 +169,7 @@ export class DeviceRpcActor {
       if (!(await this.createStored(rpc, requestId, 'QUEUED', now))) {
         // Same requestUUID again: the RPC already exists, answer as for the first call.
         this.host.answer(replyTo, persistentAnswer(rpc.id));
+        await this.takeUpStored(rpc.id);
         return;
       }
     }

@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { ApiError } from '../../../src/api/errors.js';
 import { DEFAULT_RPC_SETTINGS } from '../../../src/rpc/rpc-settings.js';
 import { parseRpcBody, RestRpcCalls, rpcCallMsg } from '../../../src/rpc/rest-rpc.js';
+import { rpcEntity } from '../../../src/rpc/rpc-types.js';
 import { startTestRedis, type TestRedis } from '../../helpers/redis-server.js';
 import { newDeviceId, rpcTo, sleep, TestProcess, waitFor } from './rpc-harness.js';
 
@@ -97,6 +98,29 @@ describe('device RPC service: faults', function () {
       await sleep(2000);
       await redis.restart();
       await waitFor(async () => (await statusOf(p, req.id).catch(() => undefined)) === 'EXPIRED', 'EXPIRED', 10_000);
+    });
+  });
+
+  describe('creation', () => {
+    it('a persistent RPC stored but held by no actor (its creation ran twice across a Redis crash) is taken up when its requestUUID comes: sent, not left to expire', async () => {
+      const p = await proc();
+      const dev = newDeviceId();
+      const s = await p.connect(dev);
+      await s.subscribe();
+      // Something pending keeps the device's actor in memory.
+      await p.rpc.sendToDevice(rpcTo(dev, 20_000, { persisted: true }));
+      await s.waitSent(1);
+      // The RPC as its first, lost-reply creation left it: stored QUEUED, in no actor's memory.
+      const orphan = rpcTo(dev, 20_000, { persisted: true });
+      const requestId = await p.rpc.repo.nextRequestId(dev);
+      expect(await p.rpc.repo.create({ rpc: rpcEntity(orphan, 'QUEUED', Date.now()), requestId, attempts: 0 })).to.equal(true);
+      // ioredis' second run of the creation finds it there: the same requestUUID again.
+      expect((await p.rpc.sendToDevice(orphan)).response).to.equal(JSON.stringify({ rpcId: orphan.id }));
+      const cmd = await s.waitSent(2);
+      expect(cmd).to.deep.include({ requestId, method: orphan.method });
+      s.ack(cmd.requestId);
+      await s.respond(cmd.requestId, '{"ok":1}');
+      await waitFor(async () => (await statusOf(p, orphan.id)) === 'SUCCESSFUL', 'SUCCESSFUL');
     });
   });
 
