@@ -290,7 +290,7 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
     }
     return this.run(m.deviceId, (slot) =>
       this.applyPatiently(slot, m).catch((e: unknown) => {
-        // Redis failed mid-way: the caller hears INTERNAL now (a waiter already answered ignores it).
+        // Redis failed for too long: the caller hears INTERNAL now (a waiter already answered ignores it).
         if (m.op.kind === 'request') this.answer(m.op.replyTo, { rpcId: m.op.rpc.id, response: null, error: 'INTERNAL' });
         throw e;
       }),
@@ -322,13 +322,14 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
   }
 
   /**
-   * apply(), tried again while Redis fails (bounded by REDIS_WAIT_MS) for what a device reported:
-   * dropping it would lose an acknowledged reply or subscription. The actor writes to Redis before
-   * it forgets anything, so a failed try leaves it ready for the next. A new command is tried once
-   * (its caller hears INTERNAL), a recovery scan comes again anyway.
+   * apply(), tried again while Redis fails (bounded by REDIS_WAIT_MS): dropping a device's report
+   * would lose an acknowledged reply or subscription, and dropping a command one the RPC node has
+   * already acknowledged. The actor writes to Redis before it forgets anything, so a failed try
+   * leaves it ready for the next (a command stored by a try whose reply was lost is taken up by the
+   * next). A recovery scan is tried once: it comes again anyway.
    */
   private async applyPatiently(slot: Slot, m: DeviceOpMsg): Promise<void> {
-    if (m.op.kind === 'request' || m.op.kind === 'recover') return this.apply(slot, m);
+    if (m.op.kind === 'recover') return this.apply(slot, m);
     const until = this.now() + (this.opts.redisWaitMs ?? REDIS_WAIT_MS);
     for (;;) {
       try {

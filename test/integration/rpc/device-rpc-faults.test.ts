@@ -101,6 +101,25 @@ describe('device RPC service: faults', function () {
     });
   });
 
+  describe('a command while Redis is away', () => {
+    it('is stored once Redis is back, and its caller gets {"rpcId"}, not INTERNAL (the RPC node had already acknowledged its message)', async () => {
+      const p = await proc();
+      const dev = newDeviceId();
+      const s = await p.connect(dev);
+      await s.subscribe();
+      await p.rpc.settle();
+      await redis.kill();
+      const req = rpcTo(dev, 20_000, { persisted: true });
+      const outcome = p.rpc.sendToDevice(req);
+      await sleep(500);
+      await redis.restart();
+      expect(await outcome).to.deep.equal({ rpcId: req.id, response: JSON.stringify({ rpcId: req.id }), error: null });
+      const cmd = await s.waitSent(1, 10_000);
+      expect(cmd.method).to.equal(req.method);
+      expect(await statusOf(p, req.id)).to.be.oneOf(['QUEUED', 'SENT']);
+    });
+  });
+
   describe('creation', () => {
     it('a persistent RPC stored but held by no actor (its creation ran twice across a Redis crash) is taken up when its requestUUID comes: sent, not left to expire', async () => {
       const p = await proc();
