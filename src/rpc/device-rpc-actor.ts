@@ -323,13 +323,14 @@ export class DeviceRpcActor {
     for (const e of this.pending.values()) for (const id of [...e.inFlight]) if (!live.has(id)) e.inFlight.delete(id);
   }
 
-  async onResponse(requestId: number, payload: string): Promise<void> {
+  /** `stored`: told once the reply is stored (or found stale), before the next command goes out. */
+  async onResponse(requestId: number, payload: string, stored?: () => void): Promise<void> {
     const size = Buffer.byteLength(payload, 'utf8');
     if (size > this.host.settings.maxResponseBytes) {
-      await this.finish(requestId, JSON.stringify({ error: `RPC reply of ${size} bytes exceeds the limit of ${this.host.settings.maxResponseBytes} bytes` }), true);
+      await this.finish(requestId, JSON.stringify({ error: `RPC reply of ${size} bytes exceeds the limit of ${this.host.settings.maxResponseBytes} bytes` }), true, stored);
       return;
     }
-    await this.finish(requestId, payload, false);
+    await this.finish(requestId, payload, false, stored);
   }
 
   /** A transport could not send or convert the command: ThingsBoard's error reply (§5.4). */
@@ -337,15 +338,20 @@ export class DeviceRpcActor {
     await this.finish(requestId, jsonOrErrorObject(error), true);
   }
 
-  private async finish(requestId: number, text: string, failed: boolean): Promise<void> {
+  private async finish(requestId: number, text: string, failed: boolean, stored?: () => void): Promise<void> {
     const entry = this.pending.get(requestId);
-    if (!entry) return; // stale: answered, expired, or from before a newer command took the id
+    if (!entry) {
+      stored?.();
+      return; // stale: answered, expired, or from before a newer command took the id
+    }
     const wasDelivered = entry.delivered;
     // Stored before it is forgotten: if Redis fails, the entry stays and the device's reply, sent
     // again (it was not acknowledged), still finds it.
     if (entry.rpc.persisted) await this.store(entry.rpc.id, failed ? 'FAILED' : 'SUCCESSFUL', entry, { response: storedResponse(text) });
     this.drop(entry);
     this.answer(entry, { response: text, error: null });
+    // The device may wait for its reply's acknowledgement before it takes the next command.
+    stored?.();
     if (this.strategy === 'SEQUENTIAL_ON_RESPONSE_FROM_DEVICE' || !wasDelivered) await this.sendNext(true);
   }
 

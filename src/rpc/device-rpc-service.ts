@@ -253,14 +253,13 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
   onRpcResponse(session: DeviceSession, requestId: number, payload: string): Promise<void> {
     const m: DeviceOpMsg = { deviceId: session.device.deviceId, op: { kind: 'response', session: this.refOf(session), requestId, payload }, hops: 0 };
     if (this.closed) return Promise.reject(new Error('the device RPC service is stopping'));
-    let failure: unknown;
-    return this.run(m.deviceId, (slot) =>
-      this.applyPatiently(slot, m).catch((e: unknown) => {
-        failure = e;
-        throw e;
-      }),
-    ).then(() => {
-      if (failure !== undefined) throw failure instanceof Error ? failure : new Error(String(failure));
+    return new Promise<void>((resolve, reject) => {
+      void this.run(m.deviceId, (slot) =>
+        this.applyPatiently(slot, m, resolve).then(resolve, (e: unknown) => {
+          reject(e instanceof Error ? e : new Error(String(e)));
+          throw e;
+        }),
+      );
     });
   }
 
@@ -328,12 +327,12 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
    * leaves it ready for the next (a command stored by a try whose reply was lost is taken up by the
    * next). A recovery scan is tried once: it comes again anyway.
    */
-  private async applyPatiently(slot: Slot, m: DeviceOpMsg): Promise<void> {
+  private async applyPatiently(slot: Slot, m: DeviceOpMsg, replyStored?: () => void): Promise<void> {
     if (m.op.kind === 'recover') return this.apply(slot, m);
     const until = this.now() + (this.opts.redisWaitMs ?? REDIS_WAIT_MS);
     for (;;) {
       try {
-        await this.apply(slot, m);
+        await this.apply(slot, m, replyStored);
         return;
       } catch (e) {
         if (this.closed || this.now() + REDIS_RETRY_PAUSE_MS > until) throw e;
@@ -355,7 +354,8 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
     });
   }
 
-  private async apply(slot: Slot, m: DeviceOpMsg): Promise<void> {
+  /** `replyStored`: for a reply, told as soon as it is stored, before what follows (the next command). */
+  private async apply(slot: Slot, m: DeviceOpMsg, replyStored?: () => void): Promise<void> {
     const { deviceId, op } = m;
     let actor = slot.actor;
     if (!actor) {
@@ -369,7 +369,7 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
         }
         if (await this.opts.bus.send(own.to, TOPIC_DEVICE_OP, { ...m, hops: m.hops + 1 } satisfies DeviceOpMsg)) return;
         // The owner died just now: try again, which takes its lease over.
-        await this.apply(slot, { ...m, hops: m.hops + 1 });
+        await this.apply(slot, { ...m, hops: m.hops + 1 }, replyStored);
         return;
       }
       actor = new DeviceRpcActor(deviceId, this.host);
@@ -387,10 +387,10 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
       // What was open before goes out now; a subscription does that itself.
       if (op.kind !== 'subscribe') await actor.resume();
     }
-    await this.dispatch(actor, op);
+    await this.dispatch(actor, op, replyStored);
   }
 
-  private async dispatch(actor: DeviceRpcActor, op: DeviceOp): Promise<void> {
+  private async dispatch(actor: DeviceRpcActor, op: DeviceOp, replyStored?: () => void): Promise<void> {
     switch (op.kind) {
       case 'request':
         return actor.onRequest(op.rpc, op.replyTo);
@@ -405,7 +405,7 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
       case 'status':
         return actor.onStatus(op.session, op.requestId, op.status);
       case 'response':
-        return actor.onResponse(op.requestId, op.payload);
+        return actor.onResponse(op.requestId, op.payload, replyStored);
       case 'error':
         return actor.onError(op.requestId, op.error);
       case 'recover':
