@@ -49,9 +49,10 @@ import { isFinalStatus, type Rpc, type RpcOutcome, type RpcStatus, type StoredRp
 const MAX_HOPS = 5;
 
 /**
- * How long an operation a device is waiting on (its reply, a delivery report, a subscription) is
+ * How long an operation on a device (a command, its reply, a delivery report, a subscription) is
  * tried again while Redis fails, before it is given up (a reply is then refused to the device,
- * which sends it again). A Redis restart takes seconds, and ioredis reconnects up to 2 s after it.
+ * which sends it again; a command's caller hears INTERNAL). A Redis restart takes seconds, and
+ * ioredis reconnects up to 2 s after it.
  */
 export const REDIS_WAIT_MS = 15_000;
 /** Pause between two tries of an operation that failed on Redis, and before a failed timer task runs again. */
@@ -80,7 +81,7 @@ export interface DeviceRpcServiceOptions {
   /** Told of every persistent-RPC status change (a metrics counter). */
   readonly onStatus?: (status: RpcStatus) => void;
   readonly now?: () => number;
-  /** How long a device's report is tried again while Redis fails (default REDIS_WAIT_MS). */
+  /** How long an operation on a device is tried again while Redis fails (default REDIS_WAIT_MS). */
   readonly redisWaitMs?: number;
 }
 
