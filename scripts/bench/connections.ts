@@ -93,7 +93,7 @@ async function serverOurs(redisUrl: string): Promise<void> {
               await producer.send(msg);
               count++;
             },
-      rpc: { onRpcSubscribe() {}, onRpcUnsubscribe() {}, onRpcDeliveryStatus() {}, onRpcResponse() {}, onRpcError() {}, onSessionClosed() {} },
+      rpc: { onRpcSubscribe() {}, onRpcUnsubscribe() {}, onRpcDeliveryStatus() {}, onRpcResponse: () => Promise.resolve(), onRpcError() {}, onSessionClosed() {} },
       limits: DEFAULT_TRANSPORT_LIMITS,
       logger,
     },

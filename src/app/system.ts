@@ -242,7 +242,8 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
       const plugins: ApiPlugin[] = [];
       // ThingsBoard serves the HTTP device API on the API port.
       if (settings.roles.includes('transport')) plugins.push({ plugin: httpDeviceApi(transportCtx, { sessions, auth }), name: 'HTTP device API' });
-      const calls = new RestRpcCalls(bus, toRuleEngine);
+      // A persistent call whose answer is lost gets {"rpcId"} once its RPC is stored (or a clear error).
+      const calls = new RestRpcCalls(bus, toRuleEngine, { isStored: (deviceId, rpcId) => rpc.repo.exists(deviceId, rpcId) });
       stops.push(() => calls.close());
       plugins.push(rpcApiPlugin({ store, rpc, calls, settings: rpcSettings }));
       plugins.push(healthApiPlugin({ readiness, metrics }));

@@ -15,7 +15,7 @@ import type { ToDeviceRpcRequest } from '../transport/transport-api.js';
 import type { SessionRef } from './bus-topics.js';
 import type { RpcRepository } from './rpc-repository.js';
 import { retryBackoff, type RpcSettings } from './rpc-settings.js';
-import { requestOf, rpcEntity, storedResponse, type Rpc, type RpcError, type RpcOutcome, type RpcStatus, type StoredRpc, type ToDeviceRpc } from './rpc-types.js';
+import { isFinalStatus, requestOf, rpcEntity, storedResponse, type Rpc, type RpcError, type RpcOutcome, type RpcStatus, type StoredRpc, type ToDeviceRpc } from './rpc-types.js';
 import type { JsonValue } from '../store/json.js';
 
 /** What the actor needs from its process. */
@@ -106,20 +106,43 @@ export class DeviceRpcActor {
         await this.store(rpc.id.id, 'EXPIRED');
         continue;
       }
-      const entry: PendingRpc = {
-        rpc: requestOf(rpc),
-        requestId: stored.requestId,
-        replyTo: null,
-        sent: rpc.status !== 'QUEUED',
-        delivered: rpc.status === 'DELIVERED',
-        attempts: stored.attempts,
-        status: rpc.status,
-        inFlight: new Set(),
-      };
-      this.pending.set(entry.requestId, entry);
-      this.armExpiry(entry);
+      this.track(stored);
     }
     return this.pending.size > 0;
+  }
+
+  /** Holds a stored open RPC in memory, with its expiry. */
+  private track(stored: StoredRpc): PendingRpc {
+    const rpc = stored.rpc;
+    const entry: PendingRpc = {
+      rpc: requestOf(rpc),
+      requestId: stored.requestId,
+      replyTo: null,
+      sent: rpc.status !== 'QUEUED',
+      delivered: rpc.status === 'DELIVERED',
+      attempts: stored.attempts,
+      status: rpc.status,
+      inFlight: new Set(),
+    };
+    this.pending.set(entry.requestId, entry);
+    this.armExpiry(entry);
+    return entry;
+  }
+
+  /**
+   * The same requestUUID again while nothing here holds its RPC: its creation's reply was lost and
+   * ioredis ran the creation again (Redis crashed at that moment), or it was left behind by an
+   * actor that failed. Open and unexpired, it is taken up now instead of waiting, unsent, for the
+   * next change of owner.
+   */
+  private async takeUpStored(rpcId: string): Promise<void> {
+    if ([...this.pending.values()].some((e) => e.rpc.id === rpcId)) return;
+    const stored = await this.host.repo.getOnDevice(this.deviceId, rpcId);
+    if (!stored || isFinalStatus(stored.rpc.status, stored.rpc.request.oneway) || stored.rpc.expirationTime <= this.host.now()) return;
+    const canSend = this.canSendNew();
+    const entry = this.track(stored);
+    if (this.strategy !== 'BURST') await this.sendNext(true);
+    else if (canSend && !entry.delivered && this.subs.size > 0) await this.sendTo(entry, [...this.subs.values()]);
   }
 
   /** After load(): sends what can go now, as a subscription would. */
@@ -146,6 +169,7 @@ export class DeviceRpcActor {
       if (!(await this.createStored(rpc, requestId, 'QUEUED', now))) {
         // Same requestUUID again: the RPC already exists, answer as for the first call.
         this.host.answer(replyTo, persistentAnswer(rpc.id));
+        await this.takeUpStored(rpc.id);
         return;
       }
     }
@@ -250,7 +274,9 @@ export class DeviceRpcActor {
       return;
     }
     // TIMEOUT: no acknowledgement from the device in time. Ignore the echo of a copy sent to
-    // another session, or one that comes while a re-send is already scheduled.
+    // another session, or one that comes while a re-send is already scheduled. A session whose
+    // process died never reports: it must not hold the re-send back (the device moved on).
+    if (entry.inFlight.size > 0 && !entry.delivered && !entry.retryTimer) await this.forgetGoneSessions();
     if (entry.delivered || entry.retryTimer || entry.inFlight.size > 0) return;
     const max = entry.rpc.retries === null ? this.host.settings.maxRetries : Math.min(entry.rpc.retries, this.host.settings.maxRetries);
     if (max <= entry.attempts) {
@@ -262,18 +288,26 @@ export class DeviceRpcActor {
         await this.host.closeDeviceSessions(this.deviceId, CLOSE_SESSION_REASON);
         return;
       }
-      this.drop(entry);
+      // Stored before it is forgotten: if Redis fails, the entry is still here for the retried operation.
       if (entry.rpc.persisted) await this.store(entry.rpc.id, 'FAILED', entry, { response: { error: RETRIES_EXHAUSTED(max) } });
+      this.drop(entry);
       this.answer(entry, { response: null, error: 'TIMEOUT' });
       await this.sendNext(true);
       return;
     }
-    entry.attempts++;
-    if (entry.rpc.persisted) await this.store(entry.rpc.id, 'TIMEOUT', entry, { attempts: entry.attempts });
+    const attempts = entry.attempts + 1;
+    if (entry.rpc.persisted) await this.store(entry.rpc.id, 'TIMEOUT', entry, { attempts });
+    entry.attempts = attempts;
     if (!this.pending.has(requestId)) return;
-    entry.retryTimer = this.host.schedule(this, retryBackoff(this.host.settings, entry.attempts), async () => {
+    this.armResend(entry, retryBackoff(this.host.settings, entry.attempts));
+  }
+
+  /** Sends the command again after `delayMs` (a delivery TIMEOUT, or a send that failed). */
+  private armResend(entry: PendingRpc, delayMs: number): void {
+    if (entry.retryTimer) return;
+    entry.retryTimer = this.host.schedule(this, delayMs, async () => {
       entry.retryTimer = undefined;
-      if (!this.pending.has(requestId)) return;
+      if (!this.pending.has(entry.requestId)) return;
       if (this.strategy === 'BURST') {
         if (this.subs.size > 0) await this.sendTo(entry, [...this.subs.values()]);
       } else {
@@ -282,13 +316,21 @@ export class DeviceRpcActor {
     });
   }
 
-  async onResponse(requestId: number, payload: string): Promise<void> {
+  /** Drops sessions that are no longer registered as listening: their process died without saying so. */
+  private async forgetGoneSessions(): Promise<void> {
+    const live = new Set((await this.host.subscribedSessions(this.deviceId)).map((s) => s.sessionId));
+    for (const id of [...this.subs.keys()]) if (!live.has(id)) this.subs.delete(id);
+    for (const e of this.pending.values()) for (const id of [...e.inFlight]) if (!live.has(id)) e.inFlight.delete(id);
+  }
+
+  /** `stored`: told once the reply is stored (or found stale), before the next command goes out. */
+  async onResponse(requestId: number, payload: string, stored?: () => void): Promise<void> {
     const size = Buffer.byteLength(payload, 'utf8');
     if (size > this.host.settings.maxResponseBytes) {
-      await this.finish(requestId, JSON.stringify({ error: `RPC reply of ${size} bytes exceeds the limit of ${this.host.settings.maxResponseBytes} bytes` }), true);
+      await this.finish(requestId, JSON.stringify({ error: `RPC reply of ${size} bytes exceeds the limit of ${this.host.settings.maxResponseBytes} bytes` }), true, stored);
       return;
     }
-    await this.finish(requestId, payload, false);
+    await this.finish(requestId, payload, false, stored);
   }
 
   /** A transport could not send or convert the command: ThingsBoard's error reply (§5.4). */
@@ -296,13 +338,20 @@ export class DeviceRpcActor {
     await this.finish(requestId, jsonOrErrorObject(error), true);
   }
 
-  private async finish(requestId: number, text: string, failed: boolean): Promise<void> {
+  private async finish(requestId: number, text: string, failed: boolean, stored?: () => void): Promise<void> {
     const entry = this.pending.get(requestId);
-    if (!entry) return; // stale: answered, expired, or from before a newer command took the id
+    if (!entry) {
+      stored?.();
+      return; // stale: answered, expired, or from before a newer command took the id
+    }
     const wasDelivered = entry.delivered;
+    // Stored before it is forgotten: if Redis fails, the entry stays and the device's reply, sent
+    // again (it was not acknowledged), still finds it.
+    if (entry.rpc.persisted) await this.store(entry.rpc.id, failed ? 'FAILED' : 'SUCCESSFUL', entry, { response: storedResponse(text) });
     this.drop(entry);
     this.answer(entry, { response: text, error: null });
-    if (entry.rpc.persisted) await this.store(entry.rpc.id, failed ? 'FAILED' : 'SUCCESSFUL', entry, { response: storedResponse(text) });
+    // The device may wait for its reply's acknowledgement before it takes the next command.
+    stored?.();
     if (this.strategy === 'SEQUENTIAL_ON_RESPONSE_FROM_DEVICE' || !wasDelivered) await this.sendNext(true);
   }
 
@@ -316,8 +365,8 @@ export class DeviceRpcActor {
   async onExpire(requestId: number): Promise<void> {
     const entry = this.pending.get(requestId);
     if (!entry) return;
-    this.drop(entry);
     if (entry.rpc.persisted) await this.store(entry.rpc.id, 'EXPIRED', entry);
+    this.drop(entry);
     this.answer(entry, { response: null, error: entry.sent ? 'TIMEOUT' : 'NO_ACTIVE_CONNECTION' });
     await this.sendNext(true);
   }
@@ -329,8 +378,8 @@ export class DeviceRpcActor {
       if (this.awaitTimer?.timer === timer) this.awaitTimer = undefined;
       const e = this.pending.get(requestId);
       if (!e || !e.delivered) return;
-      this.drop(e);
       if (e.rpc.persisted) await this.store(e.rpc.id, 'FAILED', e, { response: { error: RESPONSE_AWAIT_TIMEOUT } });
+      this.drop(e);
       this.answer(e, { response: null, error: 'TIMEOUT' });
       await this.sendNext(true);
     });
@@ -378,7 +427,15 @@ export class DeviceRpcActor {
 
   /** Writes the command to `sessions`; whether any took it. A SYNC session (HTTP) takes one command. */
   private async sendTo(entry: PendingRpc, sessions: readonly SessionRef[]): Promise<boolean> {
-    if (entry.rpc.persisted && !(await this.host.repo.exists(this.deviceId, entry.rpc.id))) {
+    let exists = true;
+    try {
+      if (entry.rpc.persisted) exists = await this.host.repo.exists(this.deviceId, entry.rpc.id);
+    } catch (e) {
+      this.host.log.warn(`rpc: checking ${entry.rpc.id} before sending failed: ${String(e)}; sending again shortly`);
+      this.armResend(entry, this.host.settings.retryBackoffMs);
+      return false;
+    }
+    if (!exists) {
       // Deleted meanwhile (beyond-thingsboard #9): never send it again.
       this.drop(entry);
       return false;
@@ -392,21 +449,30 @@ export class DeviceRpcActor {
       expirationTime: entry.rpc.expirationTime,
     };
     let any = false;
+    let failed = false;
     for (const s of sessions) {
       if (s.protocol === 'http') this.subs.delete(s.sessionId);
       entry.inFlight.add(s.sessionId);
-      const ok = await this.host.sendToSession(this.deviceId, s, request).catch((e: unknown) => {
+      let ok: boolean;
+      try {
+        ok = await this.host.sendToSession(this.deviceId, s, request);
+      } catch (e) {
+        // Redis or the bus failed, not the session: it stays subscribed, and the command goes again shortly.
         this.host.log.warn(`rpc: sending ${entry.rpc.id} to session ${s.sessionId} failed: ${String(e)}`);
-        return false;
-      });
+        entry.inFlight.delete(s.sessionId);
+        failed = true;
+        continue;
+      }
       if (ok) {
         any = true;
       } else {
+        // That session's process is gone.
         entry.inFlight.delete(s.sessionId);
         this.subs.delete(s.sessionId);
       }
     }
     if (any) entry.sent = true;
+    else if (failed) this.armResend(entry, this.host.settings.retryBackoffMs);
     return any;
   }
 

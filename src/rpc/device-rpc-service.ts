@@ -49,6 +49,16 @@ import { isFinalStatus, type Rpc, type RpcOutcome, type RpcStatus, type StoredRp
 /** Forwards of one operation before it is given up (ownership moving back and forth). */
 const MAX_HOPS = 5;
 
+/**
+ * How long an operation on a device (a command, its reply, a delivery report, a subscription) is
+ * tried again while Redis fails, before it is given up (a reply is then refused to the device,
+ * which sends it again; a command's caller hears INTERNAL). A Redis restart takes seconds, and
+ * ioredis reconnects up to 2 s after it.
+ */
+export const REDIS_WAIT_MS = 15_000;
+/** Pause between two tries of an operation that failed on Redis, and before a failed timer task runs again. */
+const REDIS_RETRY_PAUSE_MS = 250;
+
 export interface RpcLogger {
   info(text: string): void;
   warn(text: string): void;
@@ -72,6 +82,8 @@ export interface DeviceRpcServiceOptions {
   /** Told of every persistent-RPC status change (a metrics counter). */
   readonly onStatus?: (status: RpcStatus) => void;
   readonly now?: () => number;
+  /** How long an operation on a device is tried again while Redis fails (default REDIS_WAIT_MS). */
+  readonly redisWaitMs?: number;
 }
 
 /** One device's turn-taking and, while this process owns it, its actor. */
@@ -131,12 +143,7 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
       closeDeviceSessions: (deviceId, reason) => this.closeDeviceSessions(deviceId, reason),
       answer: (replyTo, outcome) => this.answer(replyTo, outcome),
       emit: (rpc) => this.emit(rpc),
-      schedule: (actor, delayMs, task) =>
-        setTimeout(() => {
-          void this.run(actor.deviceId, async (slot) => {
-            if (slot.actor === actor) await task();
-          });
-        }, delayMs),
+      schedule: (actor, delayMs, task) => setTimeout(() => this.runTimerTask(actor, task), delayMs),
     };
   }
 
@@ -249,8 +256,18 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
     this.fromSession(session, { kind: 'status', session: this.refOf(session), requestId, status });
   }
 
-  onRpcResponse(session: DeviceSession, requestId: number, payload: string): void {
-    this.fromSession(session, { kind: 'response', session: this.refOf(session), requestId, payload });
+  /** Resolves once the reply is stored (this process owns the device) or in the owner's inbox; rejects when neither could be done. */
+  onRpcResponse(session: DeviceSession, requestId: number, payload: string): Promise<void> {
+    const m: DeviceOpMsg = { deviceId: session.device.deviceId, op: { kind: 'response', session: this.refOf(session), requestId, payload }, hops: 0 };
+    if (this.closed) return Promise.reject(new Error('the device RPC service is stopping'));
+    return new Promise<void>((resolve, reject) => {
+      void this.run(m.deviceId, (slot) =>
+        this.applyPatiently(slot, m, resolve).then(resolve, (e: unknown) => {
+          reject(e instanceof Error ? e : new Error(String(e)));
+          throw e;
+        }),
+      );
+    });
   }
 
   onRpcError(session: DeviceSession, requestId: number, error: string): void {
@@ -278,8 +295,8 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
       return Promise.resolve();
     }
     return this.run(m.deviceId, (slot) =>
-      this.apply(slot, m).catch((e: unknown) => {
-        // Redis failed mid-way: the caller hears INTERNAL now (a waiter already answered ignores it).
+      this.applyPatiently(slot, m).catch((e: unknown) => {
+        // Redis failed for too long: the caller hears INTERNAL now (a waiter already answered ignores it).
         if (m.op.kind === 'request') this.answer(m.op.replyTo, { rpcId: m.op.rpc.id, response: null, error: 'INTERNAL' });
         throw e;
       }),
@@ -310,7 +327,42 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
     return next;
   }
 
-  private async apply(slot: Slot, m: DeviceOpMsg): Promise<void> {
+  /**
+   * apply(), tried again while Redis fails (bounded by REDIS_WAIT_MS): dropping a device's report
+   * would lose an acknowledged reply or subscription, and dropping a command one the RPC node has
+   * already acknowledged. The actor writes to Redis before it forgets anything, so a failed try
+   * leaves it ready for the next (a command stored by a try whose reply was lost is taken up by the
+   * next). A recovery scan is tried once: it comes again anyway.
+   */
+  private async applyPatiently(slot: Slot, m: DeviceOpMsg, replyStored?: () => void): Promise<void> {
+    if (m.op.kind === 'recover') return this.apply(slot, m);
+    const until = this.now() + (this.opts.redisWaitMs ?? REDIS_WAIT_MS);
+    for (;;) {
+      try {
+        await this.apply(slot, m, replyStored);
+        return;
+      } catch (e) {
+        if (this.closed || this.now() + REDIS_RETRY_PAUSE_MS > until) throw e;
+        await new Promise((resolve) => setTimeout(resolve, REDIS_RETRY_PAUSE_MS));
+      }
+    }
+  }
+
+  /** A timer of an actor (expiry, re-send, reply wait), in the device's turn; run again shortly if Redis failed it. */
+  private runTimerTask(actor: DeviceRpcActor, task: () => Promise<void>): void {
+    void this.run(actor.deviceId, async (slot) => {
+      if (slot.actor !== actor) return;
+      try {
+        await task();
+      } catch (e) {
+        if (!this.closed) setTimeout(() => this.runTimerTask(actor, task), REDIS_RETRY_PAUSE_MS);
+        throw e;
+      }
+    });
+  }
+
+  /** `replyStored`: for a reply, told as soon as it is stored, before what follows (the next command). */
+  private async apply(slot: Slot, m: DeviceOpMsg, replyStored?: () => void): Promise<void> {
     const { deviceId, op } = m;
     let actor = slot.actor;
     if (!actor) {
@@ -324,7 +376,7 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
         }
         if (await this.opts.bus.send(own.to, TOPIC_DEVICE_OP, { ...m, hops: m.hops + 1 } satisfies DeviceOpMsg)) return;
         // The owner died just now: try again, which takes its lease over.
-        await this.apply(slot, { ...m, hops: m.hops + 1 });
+        await this.apply(slot, { ...m, hops: m.hops + 1 }, replyStored);
         return;
       }
       actor = new DeviceRpcActor(deviceId, this.host);
@@ -343,10 +395,10 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
       if (op.kind !== 'subscribe') await actor.resume();
     }
     if (op.kind === 'request') slot.commanded = true;
-    await this.dispatch(actor, op);
+    await this.dispatch(actor, op, replyStored);
   }
 
-  private async dispatch(actor: DeviceRpcActor, op: DeviceOp): Promise<void> {
+  private async dispatch(actor: DeviceRpcActor, op: DeviceOp, replyStored?: () => void): Promise<void> {
     switch (op.kind) {
       case 'request':
         return actor.onRequest(op.rpc, op.replyTo);
@@ -361,7 +413,7 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
       case 'status':
         return actor.onStatus(op.session, op.requestId, op.status);
       case 'response':
-        return actor.onResponse(op.requestId, op.payload);
+        return actor.onResponse(op.requestId, op.payload, replyStored);
       case 'error':
         return actor.onError(op.requestId, op.error);
       case 'recover':

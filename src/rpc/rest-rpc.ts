@@ -1,13 +1,14 @@
 // The REST side of server-side RPC (spec/rpc.md §2.3–§2.5, §3), without HTTP: the body rules, the
 // RPC_CALL_FROM_SERVER_TO_DEVICE message, the wait for its outcome (which comes back over the service
 // bus from whichever process ran the RPC request node), and outcome → HTTP status.
+import { ApiError } from '../api/errors.js';
 import { jsonTooDeep } from '../msg/json-depth.js';
 import { randomUUID } from 'node:crypto';
 import { MsgType } from '../msg/msg-types.js';
 import { newMsg, type TbMsg } from '../msg/tb-msg.js';
 import type { ServiceBus } from '../queue/service-bus.js';
 import { TOPIC_REST_OUTCOME, type OutcomeMsg } from './bus-topics.js';
-import { OutcomeWaiters } from './outcome-waiters.js';
+import { FALLBACK_GRACE_MS, OutcomeWaiters } from './outcome-waiters.js';
 import type { DeviceRoute } from './rpc-events.js';
 import { RPC_NUMBER_ENV, type RpcSettings } from './rpc-settings.js';
 import type { RpcOutcome } from './rpc-types.js';
@@ -155,6 +156,19 @@ export function restReply(outcome: RpcOutcome, version: 'v1' | 'v2'): { readonly
   return { status: 200, body: text };
 }
 
+export interface RestRpcCallsOptions {
+  /**
+   * Whether a persistent RPC is stored on the device. With it, a persistent call whose answer from
+   * the rule engine does not come (lost with a process or a Redis outage) is answered {"rpcId"} as
+   * soon as its RPC is stored, instead of at expiration + 1 s.
+   */
+  readonly isStored?: (deviceId: string, rpcId: string) => Promise<boolean>;
+  /** How often a waiting persistent call looks for its RPC (default 1000 ms). */
+  readonly storedCheckMs?: number;
+  /** How long a persistent call waits for its RPC to be stored before it fails with the reason (default 30 000 ms). */
+  readonly storeWaitMs?: number;
+}
+
 /**
  * REST callers of this process waiting for their RPC's outcome, by requestUUID. The RPC request
  * node sends it here (metadata originServiceId) over the bus, from whichever process ran it.
@@ -166,6 +180,7 @@ export class RestRpcCalls {
   constructor(
     private readonly bus: ServiceBus,
     private readonly toRuleEngine: (msg: TbMsg) => Promise<void>,
+    private readonly opts: RestRpcCallsOptions = {},
   ) {}
 
   get serviceId(): string {
@@ -184,7 +199,8 @@ export class RestRpcCalls {
 
   /**
    * Queues the message and waits for its outcome; TIMEOUT at expiration + 1 s (§2.4 step 2).
-   * Rejects when the message cannot be queued.
+   * Rejects when the message cannot be queued, and (with isStored) when a persistent RPC is not
+   * stored within storeWaitMs.
    */
   async call(msg: TbMsg, body: RpcCallBody): Promise<RpcOutcome> {
     this.start();
@@ -195,6 +211,38 @@ export class RestRpcCalls {
       this.waiters.complete(body.requestUUID, { rpcId: body.requestUUID, response: null, error: 'INTERNAL' });
       await outcome;
       throw e;
+    }
+    if (body.persistent && this.opts.isStored) return this.untilStored(msg.originator.id, body, outcome, this.opts.isStored);
+    return outcome;
+  }
+
+  /**
+   * A persistent call: the outcome from the rule engine, or {"rpcId"} once the RPC is found stored
+   * (its answer was lost on the way), or a clear error when it is not stored in time.
+   */
+  private async untilStored(deviceId: string, body: RpcCallBody, outcome: Promise<RpcOutcome>, isStored: (deviceId: string, rpcId: string) => Promise<boolean>): Promise<RpcOutcome> {
+    const id = body.requestUUID;
+    const started = Date.now();
+    const storeWaitMs = this.opts.storeWaitMs ?? 30_000;
+    // Past expiration + 1 s the waiter answers TIMEOUT by itself, as for any call (§2.4).
+    const expiresFirst = Math.max(0, body.expirationTime - started) + FALLBACK_GRACE_MS <= storeWaitMs;
+    const until = started + (expiresFirst ? Math.max(0, body.expirationTime - started) + FALLBACK_GRACE_MS : storeWaitMs);
+    let answered = false;
+    void outcome.then(() => (answered = true));
+    while (!answered && Date.now() < until) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([outcome, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.min(this.opts.storedCheckMs ?? 1000, until - Date.now()))))]);
+      clearTimeout(timer);
+      if (answered) break;
+      if (await isStored(deviceId, id).catch(() => false)) this.waiters.complete(id, { rpcId: id, response: JSON.stringify({ rpcId: id }), error: null });
+    }
+    if (!answered && !expiresFirst && this.waiters.complete(id, { rpcId: id, response: null, error: 'INTERNAL' })) {
+      await outcome;
+      throw new ApiError(
+        'GENERAL',
+        `Persistent RPC ${id} was not stored within ${storeWaitMs} ms (the rule engine is behind or unavailable). It may still be: ` +
+          `see GET /api/rpc/persistent/${id}, or send it again with the same requestUUID (it is stored once).`,
+      );
     }
     return outcome;
   }

@@ -71,8 +71,13 @@ export interface DeviceRpcListener {
   onRpcSubscribe(session: DeviceSession): void;
   onRpcUnsubscribe(session: DeviceSession): void;
   onRpcDeliveryStatus(session: DeviceSession, requestId: number, status: RpcDeliveryStatus): void;
-  /** The device's answer to command `requestId`: the payload as text (MQTT/HTTP) or re-serialized JSON (CoAP). */
-  onRpcResponse(session: DeviceSession, requestId: number, payload: string): void;
+  /**
+   * The device's answer to command `requestId`: the payload as text (MQTT/HTTP) or re-serialized
+   * JSON (CoAP). Resolves once the answer is durably handled (stored, or handed on to the process
+   * that owns the device's RPC state); rejects when it could not be (Redis away). The transport
+   * acknowledges the reply only after it resolves, and refuses it otherwise so the device sends it again.
+   */
+  onRpcResponse(session: DeviceSession, requestId: number, payload: string): Promise<void>;
   /** A command could not be sent at all (e.g. params that are not JSON): ThingsBoard's error reply. */
   onRpcError(session: DeviceSession, requestId: number, error: string): void;
   /** The session ended: commands in flight on it will not be acknowledged. */
@@ -83,7 +88,7 @@ export const NO_RPC_LISTENER: DeviceRpcListener = {
   onRpcSubscribe() {},
   onRpcUnsubscribe() {},
   onRpcDeliveryStatus() {},
-  onRpcResponse() {},
+  onRpcResponse: () => Promise.resolve(),
   onRpcError() {},
   onSessionClosed() {},
 };

@@ -272,12 +272,18 @@ export class CoapTransport {
     reply(res, '2.02');
   }
 
-  private rpcReply(device: DeviceIdentity, requestId: number, req: IncomingMessage, res: Response): void {
+  private async rpcReply(device: DeviceIdentity, requestId: number, req: IncomingMessage, res: Response): Promise<void> {
     const payload = payloadJson(req.payload);
     if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) throw new DevicePayloadError('an RPC reply must be a JSON object');
     // ThingsBoard hands on the re-serialized object (spec/rpc.md §7.3), on the device's observation if it has one.
     const session = this.observations.rpc.get(device.deviceId) ?? new SyncSession('coap', device, this.ctx.rpc, 'none');
-    this.ctx.rpc.onRpcResponse(session, requestId, JSON.stringify(payload));
+    try {
+      await this.ctx.rpc.onRpcResponse(session, requestId, JSON.stringify(payload));
+    } catch (e) {
+      // Not stored nor handed on (Redis away): the device posts it again.
+      this.ctx.logger.warn(`coap transport: RPC reply not handed on: ${(e as Error).message}`);
+      return reply(res, '5.00');
+    }
     reply(res, '2.01');
   }
 

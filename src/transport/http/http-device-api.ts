@@ -180,7 +180,13 @@ export function httpDeviceApi(ctx: TransportContext, opts: HttpDeviceApiOptions)
       if (!device) return reply;
       const payload = payloadText(bodyOf(request));
       // The reply comes on a request of its own: a session that exists only to name the device.
-      ctx.rpc.onRpcResponse(new SyncSession('http', device, ctx.rpc, 'none'), requestId, payload);
+      try {
+        await ctx.rpc.onRpcResponse(new SyncSession('http', device, ctx.rpc, 'none'), requestId, payload);
+      } catch (e) {
+        // Not stored nor handed on (Redis away): the device posts it again.
+        ctx.logger.warn(`http device api: RPC reply not handed on: ${(e as Error).message}`);
+        return reply.code(500).send();
+      }
       return reply.code(200).send();
     });
 

@@ -474,6 +474,14 @@ describe('CoAP transport', function () {
   });
 
   describe('RPC replies and client-side RPC', () => {
+    it('POST rpc/{id} → 5.00 when the RPC service could not hand the reply on (Redis away), so the device posts it again', async () => {
+      const { port, listener } = await coap();
+      listener.responseOutcome = () => Promise.reject(new Error('Redis is away (test)'));
+      expect((await call(port, 'POST', `/api/v1/${TOKEN}/rpc/5`, '{"ok":true}')).code).to.equal('5.00');
+      listener.responseOutcome = () => Promise.resolve();
+      expect((await call(port, 'POST', `/api/v1/${TOKEN}/rpc/5`, '{"ok":true}')).code).to.equal('2.01');
+    });
+
     it('POST rpc/{id} with a JSON object → 2.01, handed on re-serialized', async () => {
       const { port, listener } = await coap();
       expect((await call(port, 'POST', `/api/v1/${TOKEN}/rpc/5`, '{ "ok" : true }')).code).to.equal('2.01');

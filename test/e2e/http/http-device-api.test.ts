@@ -401,6 +401,14 @@ describe('HTTP device API', function () {
       expect((await post(`${url}/${TOKEN}/rpc/4`, atLimit)).status).to.equal(200);
       expect(listener.events.filter((e) => e.kind === 'response').map((e) => e.requestId)).to.deep.equal([4]);
     });
+
+    it('500 when the RPC service could not hand the reply on (Redis away), so the device posts it again', async () => {
+      const { url, listener } = await api();
+      listener.responseOutcome = () => Promise.reject(new Error('Redis is away (test)'));
+      expect((await post(`${url}/${TOKEN}/rpc/3`, '{"result":"ok"}')).status).to.equal(500);
+      listener.responseOutcome = () => Promise.resolve();
+      expect((await post(`${url}/${TOKEN}/rpc/3`, '{"result":"ok"}')).status).to.equal(200);
+    });
   });
 
   describe('client-side RPC', () => {

@@ -47,8 +47,11 @@ export class RecordingRpcListener implements DeviceRpcListener {
   onRpcDeliveryStatus(session: DeviceSession, requestId: number, status: RpcDeliveryStatus): void {
     this.record({ kind: 'status', session, requestId, status });
   }
-  onRpcResponse(session: DeviceSession, requestId: number, payload: string): void {
+  /** What onRpcResponse answers (a test sets a rejection to play a reply that could not be handed on). */
+  responseOutcome: () => Promise<void> = () => Promise.resolve();
+  onRpcResponse(session: DeviceSession, requestId: number, payload: string): Promise<void> {
     this.record({ kind: 'response', session, requestId, text: payload });
+    return this.responseOutcome();
   }
   onRpcError(session: DeviceSession, requestId: number, error: string): void {
     this.record({ kind: 'error', session, requestId, text: error });

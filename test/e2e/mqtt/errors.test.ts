@@ -203,4 +203,23 @@ describe('MQTT transport: refusals (access, size, format, rate) in 3.1.1 and 5',
     }
     await waitFor(() => ut.transport.metrics.dropped.queueFailed === 2);
   });
+
+  it('an RPC reply the RPC service could not hand on (Redis away) is not acknowledged: MQTT 5 PUBACK 0x80, 3.1.1 disconnect, so the device sends it again', async () => {
+    ut.rpc.responseOutcome = () => Promise.reject(new Error('Redis is away (test)'));
+    try {
+      client = await connectDevice(ut.port, TOKEN, 5);
+      expect(await publishCode(client, 'v1/devices/me/rpc/response/3', '{"ok":true}')).to.equal(0x80);
+      client.end(true);
+      client = await connectDevice(ut.port, TOKEN, 4);
+      const gone = closed(client);
+      client.publish('v1/devices/me/rpc/response/3', '{"ok":true}', { qos: 1 });
+      await gone;
+      // Handed on: acknowledged.
+      ut.rpc.responseOutcome = () => Promise.resolve();
+      client = await connectDevice(ut.port, TOKEN, 5);
+      expect(await publishCode(client, 'v1/devices/me/rpc/response/3', '{"ok":true}')).to.equal(0);
+    } finally {
+      ut.rpc.responseOutcome = () => Promise.resolve();
+    }
+  });
 });

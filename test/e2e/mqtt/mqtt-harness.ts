@@ -38,8 +38,11 @@ export class RecordingRpcListener implements DeviceRpcListener {
   onRpcDeliveryStatus(session: DeviceSession, requestId: number, status: RpcDeliveryStatus): void {
     this.calls.push({ kind: 'status', session, requestId, status, at: Date.now() });
   }
-  onRpcResponse(session: DeviceSession, requestId: number, payload: string): void {
+  /** What onRpcResponse answers (a test sets a rejection to play a reply that could not be handed on). */
+  responseOutcome: () => Promise<void> = () => Promise.resolve();
+  onRpcResponse(session: DeviceSession, requestId: number, payload: string): Promise<void> {
     this.calls.push({ kind: 'response', session, requestId, payload });
+    return this.responseOutcome();
   }
   onRpcError(session: DeviceSession, requestId: number, error: string): void {
     this.calls.push({ kind: 'error', session, requestId, error });

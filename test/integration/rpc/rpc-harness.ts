@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { TbMsg } from '../../../src/msg/tb-msg.js';
 import { ServiceBus } from '../../../src/queue/service-bus.js';
+import { createRedis } from '../../../src/redis/connection.js';
 import { DeviceRpcService } from '../../../src/rpc/device-rpc-service.js';
 import type { RpcSettings } from '../../../src/rpc/rpc-settings.js';
 import type { ToDeviceRpc } from '../../../src/rpc/rpc-types.js';
@@ -50,8 +51,10 @@ export class TestProcess {
     readonly url: string,
     readonly bus: ServiceBus,
     settings: Partial<RpcSettings>,
+    opts: { failFast?: boolean; redisWaitMs?: number } = {},
   ) {
-    this.redis = new Redis(url);
+    // failFast: the production 'client' connection (a command fails soon while Redis is away).
+    this.redis = opts.failFast ? createRedis(url, { role: 'client', logger: quiet }) : new Redis(url);
     this.sessions = new SessionRegistry({ redis: this.redis, bus, logger: quiet });
     this.rpc = new DeviceRpcService({
       redis: this.redis,
@@ -63,13 +66,17 @@ export class TestProcess {
       },
       settings: { ...FAST_RPC, ...settings },
       logger: quiet,
+      ...(opts.redisWaitMs !== undefined ? { redisWaitMs: opts.redisWaitMs } : {}),
     });
   }
 
-  static async start(url: string, opts: { serviceId?: string; settings?: Partial<RpcSettings>; heartbeatTtlMs?: number } = {}): Promise<TestProcess> {
+  static async start(
+    url: string,
+    opts: { serviceId?: string; settings?: Partial<RpcSettings>; heartbeatTtlMs?: number; failFast?: boolean; redisWaitMs?: number } = {},
+  ): Promise<TestProcess> {
     const bus = new ServiceBus({ redisUrl: url, serviceId: opts.serviceId ?? `svc-${randomUUID().slice(0, 8)}`, heartbeatTtlMs: opts.heartbeatTtlMs, logger: quiet });
     await bus.start();
-    const p = new TestProcess(url, bus, opts.settings ?? {});
+    const p = new TestProcess(url, bus, opts.settings ?? {}, { failFast: opts.failFast, redisWaitMs: opts.redisWaitMs });
     await p.rpc.start();
     return p;
   }
@@ -84,9 +91,9 @@ export class TestProcess {
   }
 
   /** A connected device session of this process (not yet subscribed to commands). */
-  async connect(deviceId: string, protocol: TransportProtocol = 'mqtt'): Promise<TestSession> {
+  async connect(deviceId: string, protocol: TransportProtocol = 'mqtt', opts: { exclusive?: boolean } = {}): Promise<TestSession> {
     const s = new TestSession(this, deviceId, protocol);
-    await this.sessions.register(s, { exclusive: false });
+    await this.sessions.register(s, { exclusive: opts.exclusive ?? false });
     return s;
   }
 
@@ -172,8 +179,9 @@ export class TestSession implements DeviceSession {
   noAck(requestId: number): void {
     this.proc.rpc.onRpcDeliveryStatus(this, requestId, 'TIMEOUT');
   }
-  respond(requestId: number, payload: string): void {
-    this.proc.rpc.onRpcResponse(this, requestId, payload);
+  /** Resolves once the reply is stored or handed on (what a transport waits for before acknowledging it). */
+  respond(requestId: number, payload: string): Promise<void> {
+    return this.proc.rpc.onRpcResponse(this, requestId, payload);
   }
   error(requestId: number, error: string): void {
     this.proc.rpc.onRpcError(this, requestId, error);

@@ -48,8 +48,19 @@ export function handlePublish(client: MqttClient, session: MqttDeviceSession, pa
         const id = parseRequestId(topic.id);
         if (id === null) return malformed(client, packet, `RPC response topic needs an integer request id, got "${topic.id}"`);
         // Any bytes: passed on as text, unchecked (ThingsBoard processToDeviceRpcResponseMsg).
-        ctx.rpc.onRpcResponse(session, id, payload.toString('utf8'));
-        ack(client, packet);
+        // Acknowledged once it is stored or handed on; refused otherwise, as a publish the queue
+        // refused (MQTT 5: PUBACK 0x80; 3.1.1: connection closed), so the device sends it again.
+        session.beginInflight();
+        ctx.rpc.onRpcResponse(session, id, payload.toString('utf8')).then(
+          () => {
+            session.endInflight();
+            ack(client, packet);
+          },
+          (e: unknown) => {
+            session.endInflight();
+            refuse(client, packet, RC.unspecifiedError, 'queueFailed', `the RPC reply could not be handed on: ${(e as Error).message}`);
+          },
+        );
         return;
       }
       case 'rpcRequest':
