@@ -4,8 +4,8 @@
 // the data its JSON, the metadata names the user.
 import type { FastifyBaseLogger } from 'fastify';
 import type { EntityId } from '../msg/entity.js';
-import { newMsg, type TbMsg } from '../msg/tb-msg.js';
-import { isNullUuid } from '../store/ids.js';
+import { entityActionMsg } from '../msg/entity-action-msg.js';
+import type { TbMsg } from '../msg/tb-msg.js';
 import type { AuthUser } from './auth/auth-user.js';
 
 export interface EntityEvent {
@@ -30,13 +30,8 @@ export class EntityEvents {
    * client retry a write that succeeded. A lost event is logged as an error instead.
    */
   async emit(event: EntityEvent): Promise<void> {
-    const customerId = event.customerId && !isNullUuid(event.customerId) ? event.customerId : null;
-    const msg = newMsg({
-      type: event.type,
-      originator: { entityType: event.originator.entityType, id: event.originator.id },
-      tenantId: event.tenantId,
-      customerId,
-      data: JSON.stringify(event.data ?? {}),
+    const msg = entityActionMsg({
+      ...event,
       metaData: {
         userId: event.user.userId,
         userName: event.user.email,

@@ -186,7 +186,7 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
     } else {
       // Only rule-engine processes run chains. Another process holds only what its own imports
       // loaded: it reloads just those tenants, so that a tenant deleted elsewhere leaves it too.
-      stops.push(bus.on<{ tenantId: string }>(CHAINS_CHANGED_TOPIC, ({ tenantId }) => (chains.loadedTenants().has(tenantId) ? reloadTenant(tenantId) : undefined)));
+      stops.push(bus.on<{ tenantId: string }>(CHAINS_CHANGED_TOPIC, ({ tenantId }) => (chains.isLoaded(tenantId) ? reloadTenant(tenantId) : undefined)));
     }
 
     const transportCtx: TransportContext = {

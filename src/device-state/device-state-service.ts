@@ -1,6 +1,6 @@
 // ThingsBoard's device state service: whether each device is active, kept as the SERVER_SCOPE
 // attributes ThingsBoard users read (active, lastConnectTime, lastActivityTime,
-// lastDisconnectTime, lastInactivityAlarmTime, inactivityTimeout), and the connectivity events the
+// lastDisconnectTime, lastInactivityAlarmTime), and the connectivity events the
 // rule engine gets, with ThingsBoard's rules:
 //   CONNECT / DISCONNECT   always go on, with the device's whole state as data;
 //   ACTIVITY               updates lastActivityTime; the event goes on only when the device was
@@ -10,10 +10,11 @@
 // Transports report their sessions' events here; the "device state" node reports events for
 // devices that talk through other means. A sweep catches devices whose transport died.
 //
-// "Active" is membership of one sorted set scored by the inactivity deadline: ZADD telling that
-// the member is new is the inactive → active transition, and a scripted ZREM of an expired
+// "Active" is membership of one sorted set scored by the inactivity deadline: a scripted ZADD
+// finding the member new is the inactive → active transition, and a scripted ZREM of an expired
 // member the active → inactive one, so each transition is seen by exactly one caller, whichever
-// process it runs in.
+// process it runs in. The timeout is one setting for every device (ThingsBoard also reads a
+// per-device `inactivityTimeout` attribute; rpc-chains does not).
 import type { EntityId } from '../msg/entity.js';
 import { MsgType } from '../msg/msg-types.js';
 import { newMsg, type TbMsg } from '../msg/tb-msg.js';
@@ -21,6 +22,7 @@ import { isNullUuid } from '../store/ids.js';
 import { LuaScript } from '../store/lua-script.js';
 import type { RedisClient } from '../store/redis-client.js';
 import type { Store } from '../store/store.js';
+import { inactivitySweepPeriodMs } from '../transport/device-presence.js';
 
 export const DEVICE_EVENT_TYPES = [MsgType.CONNECT_EVENT, MsgType.DISCONNECT_EVENT, MsgType.ACTIVITY_EVENT, MsgType.INACTIVITY_EVENT] as const;
 export type DeviceEventType = (typeof DEVICE_EVENT_TYPES)[number];
@@ -39,7 +41,19 @@ export interface DeviceState {
   readonly inactivityTimeout: number;
 }
 
-const STATE_KEYS = ['active', 'lastConnectTime', 'lastActivityTime', 'lastDisconnectTime', 'lastInactivityAlarmTime', 'inactivityTimeout'] as const;
+const SWEEP_BATCH = 500;
+
+const STATE_KEYS = ['active', 'lastConnectTime', 'lastActivityTime', 'lastDisconnectTime', 'lastInactivityAlarmTime'] as const;
+
+/**
+ * Moves the member's deadline forward (never back): 2 when the member is new (the device became
+ * active), 1 when the deadline moved, 0 when the report was older than what is known.
+ */
+const ACTIVATE = new LuaScript(`
+local deadline = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not deadline then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) return 2 end
+if tonumber(ARGV[2]) > tonumber(deadline) then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) return 1 end
+return 0`);
 
 /** Removes the member only when its deadline has passed: the one caller that gets 1 reports the inactivity. */
 const CLAIM_EXPIRED = new LuaScript(`
@@ -115,8 +129,7 @@ export class DeviceStateService implements DeviceStateApi {
   }
 
   start(): void {
-    const timeout = this.opts.inactivityTimeoutMs;
-    const period = this.opts.sweepIntervalMs ?? Math.min(10_000, Math.max(50, Math.floor(timeout / 4)));
+    const period = this.opts.sweepIntervalMs ?? inactivitySweepPeriodMs(this.opts.inactivityTimeoutMs);
     this.timer = setInterval(() => {
       this.sweeping ??= this.sweep()
         .catch((e: Error) => this.opts.logger.warn(`device state: inactivity sweep: ${e.message}`))
@@ -132,13 +145,17 @@ export class DeviceStateService implements DeviceStateApi {
 
   /** Devices whose deadline passed, wherever their sessions were: each becomes inactive once. */
   async sweep(now = Date.now()): Promise<void> {
-    const expired = await this.opts.redis.zrangebyscore(this.activeKey, '-inf', now, 'LIMIT', 0, 1000);
-    for (const member of expired) {
-      if (!(await this.claimExpired(member, now))) continue;
-      const { tenantId, deviceId } = parseMember(member);
-      const template = await this.templateOf(tenantId, deviceId);
-      // A device deleted meanwhile has nothing left to report.
-      if (template) await this.becameInactive(template, now);
+    for (;;) {
+      const expired = await this.opts.redis.zrangebyscore(this.activeKey, '-inf', now, 'LIMIT', 0, SWEEP_BATCH);
+      for (const member of expired) {
+        const { tenantId, deviceId } = parseMember(member);
+        const template = await this.templateOf(tenantId, deviceId);
+        if (!(await this.claimExpired(member, now))) continue;
+        // A device deleted meanwhile has nothing left to report.
+        if (template) await this.becameInactive(template, member, now);
+      }
+      // A dead transport leaves many devices at once: go on until the backlog is done.
+      if (expired.length < SWEEP_BATCH) return;
     }
   }
 
@@ -159,25 +176,35 @@ export class DeviceStateService implements DeviceStateApi {
         // A transport's session went silent; the device may still be active on another session.
         const member = memberOf(msg);
         const claimed = stated ? (await this.opts.redis.zrem(this.activeKey, member)) === 1 : await this.claimExpired(member, ts);
-        if (claimed) await this.becameInactive(msg, ts);
+        if (claimed) await this.becameInactive(msg, member, ts);
         return;
       }
     }
   }
 
   private async activity(msg: TbMsg, ts: number): Promise<void> {
-    // GT: an older activity reported late never moves the deadline back.
-    const added = await this.opts.redis.zadd(this.activeKey, 'GT', ts + this.opts.inactivityTimeoutMs, memberOf(msg));
-    if (Number(added) === 1) {
+    const moved = Number(await ACTIVATE.run(this.opts.redis, [this.activeKey], [memberOf(msg), ts + this.opts.inactivityTimeoutMs]));
+    if (moved === 2) {
       await this.save(msg.originator, { active: true, lastActivityTime: ts }, ts);
       await this.emit(msg, MsgType.ACTIVITY_EVENT, ts);
-    } else {
+    } else if (moved === 1) {
       await this.save(msg.originator, { lastActivityTime: ts }, ts);
     }
+    // 0: a report older than one already recorded changes nothing.
   }
 
-  private async becameInactive(msg: TbMsg, ts: number): Promise<void> {
-    await this.save(msg.originator, { active: false, lastInactivityAlarmTime: ts }, ts);
+  /** After the claim: this caller alone reports the inactivity. */
+  private async becameInactive(msg: TbMsg, member: string, ts: number): Promise<void> {
+    try {
+      await this.save(msg.originator, { active: false, lastInactivityAlarmTime: ts }, ts);
+    } catch (e) {
+      // Claimed but not recorded: give the claim back, so that a later sweep tries again.
+      await this.opts.redis.zadd(this.activeKey, 'NX', ts, member).catch(() => undefined);
+      throw e;
+    }
+    // Active again in between (its ZADD came after the claim): its `active: true` may have been
+    // written before ours, so write it again.
+    if ((await this.opts.redis.zscore(this.activeKey, member)) !== null) await this.save(msg.originator, { active: true }, ts);
     await this.emit(msg, MsgType.INACTIVITY_EVENT, ts);
   }
 
@@ -199,7 +226,7 @@ export class DeviceStateService implements DeviceStateApi {
       lastActivityTime: time('lastActivityTime'),
       lastDisconnectTime: time('lastDisconnectTime'),
       lastInactivityAlarmTime: time('lastInactivityAlarmTime'),
-      inactivityTimeout: time('inactivityTimeout') || this.opts.inactivityTimeoutMs,
+      inactivityTimeout: this.opts.inactivityTimeoutMs,
     };
     await this.opts.toRuleEngine(
       newMsg({

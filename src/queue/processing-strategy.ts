@@ -110,13 +110,14 @@ export class PackRetryPolicy {
     if (this.retries === 0 && this.initialTotal === 0) this.initialTotal = attempted.length;
     const flags = FLAGS[this.strategy.type];
     if (flags?.retrySucceeded) for (const m of result.succeeded) again.add(m);
-    return this.retry(result, attempted, again);
+    // The wait for Redis is the pause: it neither backs the strategy's pause off nor adds to it.
+    return this.retry(result, attempted, again, 'outage');
   }
 
-  private retry(result: AttemptResult, attempted: readonly TbMsg[], again: ReadonlySet<TbMsg>): Decision {
-    const pauseMs = this.pauseMs;
+  private retry(result: AttemptResult, attempted: readonly TbMsg[], again: ReadonlySet<TbMsg>, cause: 'failure' | 'outage' = 'failure'): Decision {
+    const pauseMs = cause === 'outage' ? 0 : this.pauseMs;
     const maxPauseMs = this.strategy.maxPauseBetweenRetries * 1000;
-    if (pauseMs > 0 && maxPauseMs > pauseMs) this.pauseMs = Math.min(maxPauseMs, pauseMs * 2);
+    if (cause === 'failure' && pauseMs > 0 && maxPauseMs > pauseMs) this.pauseMs = Math.min(maxPauseMs, pauseMs * 2);
     const ok = new Set(result.succeeded);
     return {
       commit: false,

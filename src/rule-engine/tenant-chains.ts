@@ -78,6 +78,10 @@ export class TenantChains {
     });
   }
 
+  isLoaded(tenantId: string): boolean {
+    return this.loaded.has(tenantId);
+  }
+
   /** Tenants with chains loaded here, and how many. */
   loadedTenants(): ReadonlyMap<string, number> {
     return new Map([...this.loaded].map(([tenantId, ids]) => [tenantId, ids.size]));

@@ -14,6 +14,11 @@ export function defaultActivityReportIntervalMs(limits: TransportLimits): number
   return Math.max(1, Math.min(10_000, Math.floor(limits.inactivityTimeoutMs / 4)));
 }
 
+/** How often inactivity is looked for: a quarter of the timeout, from 50 ms to 10 s. */
+export function inactivitySweepPeriodMs(inactivityTimeoutMs: number): number {
+  return Math.min(10_000, Math.max(50, Math.floor(inactivityTimeoutMs / 4)));
+}
+
 export interface DevicePresenceOptions {
   /** Log prefix: the transport's name. */
   readonly name: string;
@@ -118,16 +123,23 @@ export class DevicePresence {
   /** One timer for every present device (as MQTT's sweep); it stops when none is left. */
   private startSweep(): void {
     if (this.sweepTimer) return;
-    const inactivity = this.ctx.limits.inactivityTimeoutMs;
-    const period = Math.min(10_000, Math.max(50, Math.floor(inactivity / 4)));
-    this.sweepTimer = setInterval(() => this.sweep(Date.now()), period);
+    this.sweepTimer = setInterval(() => this.sweep(Date.now()), inactivitySweepPeriodMs(this.ctx.limits.inactivityTimeoutMs));
     this.sweepTimer.unref();
   }
 
   private sweep(now: number): void {
     const timeout = this.ctx.limits.inactivityTimeoutMs;
     for (const [deviceId, entry] of this.present) {
-      if (entry.holds > 0 || now - entry.lastActivity < timeout) continue;
+      if (entry.holds > 0) {
+        // Waiting on an open poll or observation is being there: reported as activity, so that
+        // the device state does not call a device inactive while it listens.
+        if (now - entry.lastActivityEvent >= this.activityIntervalMs) {
+          entry.lastActivity = entry.lastActivityEvent = now;
+          void this.emit(entry, 'ACTIVITY_EVENT');
+        }
+        continue;
+      }
+      if (now - entry.lastActivity < timeout) continue;
       this.present.delete(deviceId);
       void this.emit(entry, 'INACTIVITY_EVENT');
       const tail = this.emit(entry, 'DISCONNECT_EVENT');

@@ -81,12 +81,17 @@ export class DeviceRateLimiter {
     this.tenant = new RateLimiter(limits.tenantMsgsPerSecond);
   }
 
-  /** Takes one message from the device's and the tenant's buckets; false (nothing taken) when either is empty. */
-  tryAcquire(device: DeviceIdentity): boolean {
+  /** Takes one message from the device's and the tenant's buckets, or names the limit that refused it (nothing taken). */
+  acquire(device: DeviceIdentity): 'device' | 'tenant' | null {
     const at = this.now();
-    if (!this.device.hasToken(device.deviceId, at) || !this.tenant.hasToken(device.tenantId, at)) return false;
+    if (!this.device.hasToken(device.deviceId, at)) return 'device';
+    if (!this.tenant.hasToken(device.tenantId, at)) return 'tenant';
     this.device.take(device.deviceId);
     this.tenant.take(device.tenantId);
-    return true;
+    return null;
+  }
+
+  tryAcquire(device: DeviceIdentity): boolean {
+    return this.acquire(device) === null;
   }
 }

@@ -57,6 +57,7 @@ export const TbDeviceStateNode = defineNode<TbDeviceStateNodeConfig>({
 /** Token buckets per device, one per limit; a device's buckets are forgotten once full again. */
 class PerDeviceRateLimiter {
   private readonly buckets = new Map<string, { tokens: number[]; at: number }>();
+  private lastForget = 0;
 
   constructor(private readonly now: () => number) {}
 
@@ -70,12 +71,13 @@ class PerDeviceRateLimiter {
     });
     const allowed = tokens.every((t) => t >= 1);
     this.buckets.set(deviceId, { tokens: allowed ? tokens.map((t) => t - 1) : tokens, at: now });
-    if (this.buckets.size > 10_000) this.forgetFull(now);
+    if (this.buckets.size > 10_000 && now - this.lastForget >= 60_000) this.forgetFull(now);
     return allowed;
   }
 
   /** Keeps memory bounded by the devices seen within the longest period. */
   private forgetFull(now: number): void {
+    this.lastForget = now;
     const longest = Math.max(...RATE_LIMITS.map((l) => l.periodMs));
     for (const [id, entry] of this.buckets) if (now - entry.at >= longest) this.buckets.delete(id);
   }

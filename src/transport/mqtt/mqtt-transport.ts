@@ -3,11 +3,11 @@
 // as user name; see handlers/ for each packet type and spec/rpc.md §7.1 for the behaviour.
 import { createServer, type Server, type Socket } from 'node:net';
 import type { DeviceAuth } from '../device-auth.js';
-import { defaultActivityReportIntervalMs } from '../device-presence.js';
+import { defaultActivityReportIntervalMs, inactivitySweepPeriodMs } from '../device-presence.js';
 import type { SessionRegistry } from '../session-registry.js';
 import type { TransportContext } from '../transport-api.js';
 import { MqttClient } from './client.js';
-import { RateLimiter } from '../rate-limiter.js';
+import { DeviceRateLimiter } from '../rate-limiter.js';
 import { newMetrics, type MqttServerContext, type MqttTransportMetrics, type MutableMetrics } from './server-context.js';
 
 export type { MqttDropCounts, MqttTransportMetrics } from './server-context.js';
@@ -55,8 +55,7 @@ export class MqttTransport {
       ackTimeoutMs: positive('ackTimeoutMs', opts.ackTimeoutMs ?? 10_000),
       activityReportIntervalMs: positive('activityReportIntervalMs', opts.activityReportIntervalMs ?? defaultActivityReportIntervalMs(ctx.limits)),
       maxInflight: positive('maxInflight', opts.maxInflight ?? 100),
-      deviceLimiter: new RateLimiter(ctx.limits.deviceMsgsPerSecond),
-      tenantLimiter: new RateLimiter(ctx.limits.tenantMsgsPerSecond),
+      limiter: new DeviceRateLimiter(ctx.limits),
       metrics: this.metricsState,
       track: (work) => {
         this.cleanups.add(work);
@@ -79,9 +78,7 @@ export class MqttTransport {
     });
     const addr = this.server.address();
     this.boundPort = typeof addr === 'object' && addr ? addr.port : this.opts.port;
-    const inactivity = this.ctx.limits.inactivityTimeoutMs;
-    const period = Math.min(10_000, Math.max(50, Math.floor(inactivity / 4)));
-    this.sweepTimer = setInterval(() => this.sweep(), period);
+    this.sweepTimer = setInterval(() => this.sweep(), inactivitySweepPeriodMs(this.ctx.limits.inactivityTimeoutMs));
     this.sweepTimer.unref();
     this.ctx.logger.info(`mqtt: listening on ${this.opts.host}:${this.boundPort}`);
     return this.boundPort;

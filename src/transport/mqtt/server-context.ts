@@ -3,7 +3,7 @@
 import type { DeviceAuth } from '../device-auth.js';
 import type { SessionRegistry } from '../session-registry.js';
 import type { TransportContext } from '../transport-api.js';
-import type { RateLimiter } from '../rate-limiter.js';
+import type { DeviceRateLimiter } from '../rate-limiter.js';
 
 /** Messages refused or dropped, by cause. */
 export interface MqttDropCounts {
@@ -55,8 +55,8 @@ export interface MqttServerContext {
   readonly activityReportIntervalMs: number;
   /** Unacknowledged device publishes per session before the socket is paused. */
   readonly maxInflight: number;
-  readonly deviceLimiter: RateLimiter;
-  readonly tenantLimiter: RateLimiter;
+  /** Messages per second per device and per tenant. */
+  readonly limiter: DeviceRateLimiter;
   readonly metrics: MutableMetrics;
   /** Keeps a clean-up (registry removal, DISCONNECT_EVENT) that close() waits for. */
   track(work: Promise<unknown>): void;

@@ -53,6 +53,7 @@ describe('DeviceStateService', () => {
     const s = service();
     await s.record(event(device, 'ACTIVITY_EVENT', 1000));
     await s.record(event(device, 'ACTIVITY_EVENT', 1500));
+    await s.record(event(device, 'ACTIVITY_EVENT', 1200)); // reported late by another process
     await s.record(event(device, 'DISCONNECT_EVENT', 1600));
     expect(sent.map((m) => m.type)).to.deep.equal(['ACTIVITY_EVENT', 'DISCONNECT_EVENT']);
     expect(await state(device)).to.deep.include({ active: true, lastActivityTime: 1500, lastDisconnectTime: 1600 });
@@ -91,6 +92,7 @@ describe('DeviceStateService', () => {
     expect(JSON.parse((sent[0] as TbMsg).data)).to.deep.include({ active: false, lastInactivityAlarmTime: 11_200 });
     await Promise.all([a.sweep(11_700), b.sweep(11_700)]);
     sent = ours();
+    expect(await state(quiet)).to.deep.include({ active: false });
     expect(sent.map((m) => m.originator.id)).to.deep.equal([quiet.id.id, busy.id.id]);
   });
 

@@ -11,7 +11,7 @@ import type { MqttDeviceSession } from '../session.js';
 import { parsePublishTopic, parseRequestId } from '../topics.js';
 
 export function handlePublish(client: MqttClient, session: MqttDeviceSession, packet: IPublishPacket): void {
-  const { ctx, deviceLimiter, tenantLimiter } = client.server;
+  const { ctx, limiter } = client.server;
   const now = Date.now();
   session.touch(now);
   const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
@@ -27,11 +27,12 @@ export function handlePublish(client: MqttClient, session: MqttDeviceSession, pa
     refuse(client, packet, RC.notAuthorized, 'notAuthorized', 'publish outside its own v1/devices/me and v2 topics is not allowed');
     return;
   }
-  if (!deviceLimiter.tryTake(session.device.deviceId, now)) {
+  const overLimit = limiter.acquire(session.device);
+  if (overLimit === 'device') {
     refuse(client, packet, RC.quotaExceeded, 'deviceRateLimit', `over the device limit of ${ctx.limits.deviceMsgsPerSecond} messages/s; message dropped`);
     return;
   }
-  if (!tenantLimiter.tryTake(session.device.tenantId, now)) {
+  if (overLimit === 'tenant') {
     refuse(client, packet, RC.quotaExceeded, 'tenantRateLimit', `over the tenant limit of ${ctx.limits.tenantMsgsPerSecond} messages/s; message dropped`);
     return;
   }
