@@ -24,11 +24,14 @@
 //   node --import tsx scripts/bench/rpc.ts [--devices=100] [--seconds=10] [--warmup=4]
 //        [--rates=100,1000] [--step-seconds=5] [--step-factor=1.5] [--refine=2] [--max-rate=20000]
 //        [--p99-limit=100] [--only=ours,floor] [--sockets=256] [--floor-requesters=1]
-//        [--cpu-prof=<dir>] [--no-steps]
+//        [--cpu-prof=<dir>] [--no-steps] [--strace-writes]
 // Default run: about 1.5 minutes. Quick look: --seconds=3 --warmup=2 --step-seconds=2 --refine=0.
 // --cpu-prof=<dir> profiles the system child (ours) during the measured phases (not the warm-up),
 // writes the V8 CPU profile there (TypeScript lines) and prints where its time went: self time by
 // area and function, inclusive time by src/ function.
+// --strace-writes attaches strace to the system child during the measured phases and prints its
+// socket writes per answered RPC by peer (Redis, MQTT devices, HTTP callers): where the write
+// syscalls go. strace slows the process down, so that run's other figures are not comparable.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -60,6 +63,7 @@ const { values: opts } = parseArgs({
     'floor-requesters': { type: 'string', default: '1' },
     'cpu-prof': { type: 'string' },
     'no-steps': { type: 'boolean', default: false },
+    'strace-writes': { type: 'boolean', default: false },
     // internal: run a child role in this process
     child: { type: 'string' },
     redis: { type: 'string' },
@@ -554,6 +558,48 @@ async function measure(
 
 // ---- ours ---------------------------------------------------------------------------------------
 
+interface StraceWrites {
+  /** Ends the trace and counts the socket writes by peer. */
+  stop(ports: { http: number; mqtt: number; redis: number }): Promise<Map<string, number>>;
+}
+
+/** strace on `pid`'s write syscalls (all threads), into a file in `dir`; undefined without strace. */
+async function straceWrites(pid: number, dir: string): Promise<StraceWrites | undefined> {
+  const file = join(dir, 'writes.strace');
+  const child = spawn('strace', ['-f', '-qq', '-yy', '--seccomp-bpf', '-e', 'trace=write,writev,sendmsg,sendto', '-p', String(pid), '-o', file], { stdio: 'ignore' });
+  const failed = await new Promise<boolean>((done) => {
+    child.once('error', () => done(true));
+    // strace prints nothing when attached (-qq): give it a moment to attach to every thread.
+    setTimeout(() => done(false), 500);
+  });
+  if (failed) {
+    console.error('  --strace-writes: strace could not be started; no write breakdown');
+    return undefined;
+  }
+  return {
+    async stop(ports) {
+      const exited = new Promise((done) => child.once('exit', done));
+      child.kill('SIGINT');
+      await exited;
+      const counts = new Map<string, number>();
+      const text = await readFile(file, 'utf8').catch(() => '');
+      for (const line of text.split('\n')) {
+        const m = /(?:write|writev|sendmsg|sendto)\(\d+<(TCP|UDP|UNIX|[^:>]+)[^>]*?(?::\[[\d.]+:(\d+)->[\d.]+:(\d+)\])?>/.exec(line);
+        if (m === null) continue;
+        const local = Number(m[2]);
+        const remote = Number(m[3]);
+        const peer =
+          local === ports.http ? 'HTTP callers'
+          : local === ports.mqtt ? 'MQTT devices'
+          : remote === ports.redis ? 'Redis'
+          : `other (${m[1]})`;
+        counts.set(peer, (counts.get(peer) ?? 0) + 1);
+      }
+      return counts;
+    },
+  };
+}
+
 async function login(port: number, email: string, password: string): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${port}/api/auth/login`, {
     method: 'POST',
@@ -613,15 +659,21 @@ async function runOurs(): Promise<ContenderResult> {
         `ready after ${((Date.now() - started) / 1000).toFixed(1)} s`,
     );
     const pids: Pids = { system: system.pid, redis: redis.pid, devices: devices.pid, caller: process.pid };
+    let straced: StraceWrites | undefined;
+    let writesByPeer: Map<string, number> | undefined;
     const profiling = async (phase: 'start' | 'stop'): Promise<void> => {
+      if (opts['strace-writes'] && system?.pid !== undefined) {
+        if (phase === 'start') straced = await straceWrites(system.pid, dir);
+        else writesByPeer = await straced?.stop({ http: sys.first.httpPort, mqtt: sys.first.mqttPort, redis: Number(new URL(redis.url).port) });
+      }
       if (opts['cpu-prof'] === undefined || system === undefined) return;
       if (phase === 'start') {
         await ask(system, { t: 'prof-start' }, 'prof-started');
         return;
       }
-      const dir = resolve(opts['cpu-prof']);
-      await mkdir(dir, { recursive: true });
-      const file = join(dir, `rpc-system-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
+      const profDir = resolve(opts['cpu-prof']);
+      await mkdir(profDir, { recursive: true });
+      const file = join(profDir, `rpc-system-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
       await ask(system, { t: 'prof-stop', file }, 'prof-stopped');
       summariseProfile(file);
     };
@@ -642,6 +694,10 @@ async function runOurs(): Promise<ContenderResult> {
     const stats = await deviceStats(devices);
     const okTotal = [...result.fixed, ...result.steps].reduce((a, r) => a + r.ok, 0);
     console.log(`  devices answered ${stats.answered} commands (${okTotal} counted answers, not counting warm-up)`);
+    if (writesByPeer !== undefined) {
+      const parts = [...writesByPeer].sort((a, b) => b[1] - a[1]).map(([peer, n]) => `${peer} ${(n / okTotal).toFixed(2)}`);
+      console.log(`  write syscalls of the system process per answered RPC, by peer (under strace): ${parts.join(', ')}`);
+    }
     agent.destroy();
     await stopChild(devices);
     await stopChild(system);
