@@ -469,6 +469,8 @@ describe('CoAP transport', function () {
       expect(waiting.length).to.be.greaterThan(2);
       expect(new Set(waiting.slice(1))).to.deep.equal(new Set(['ACTIVITY_EVENT']));
       device.res.close(true);
+      // The deregistration is answered (the client's CON retransmissions stop) before the server goes.
+      await waitFor(() => transport.observationCount === 0, 3000, 'the observation to end');
       await transport.close();
       const all = under.engine.eventTypes(fx.deviceId);
       expect(all.slice(-1)).to.deep.equal(['DISCONNECT_EVENT']);
