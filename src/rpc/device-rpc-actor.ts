@@ -61,9 +61,14 @@ export const RETRIES_EXHAUSTED = (n: number) => `There was a Timeout and all ret
 export const RESPONSE_AWAIT_TIMEOUT = 'There was a timeout awaiting for RPC response from device.';
 export const CLOSE_SESSION_REASON = 'RPC delivery timeout (ADMINISTRATIVE_ACTION)';
 
+/** How old the actor's list of listening sessions may be when a new command comes. */
+const SESSIONS_REFRESH_MS = 5_000;
+
 export class DeviceRpcActor {
   private readonly pending = new Map<number, PendingRpc>();
   private readonly subs = new Map<string, SessionRef>();
+  /** When `subs` was last taken from the registry. */
+  private sessionsReadAt = 0;
   private awaitTimer: { readonly requestId: number; readonly timer: NodeJS.Timeout } | undefined;
   /** Had persistent RPCs: on release, the device may leave the open-devices list. */
   hadPersistent = false;
@@ -98,6 +103,7 @@ export class DeviceRpcActor {
    */
   async load(): Promise<boolean> {
     for (const s of await this.host.subscribedSessions(this.deviceId)) this.subs.set(s.sessionId, s);
+    this.sessionsReadAt = this.host.now();
     const now = this.host.now();
     for (const stored of await this.host.repo.openOf(this.deviceId)) {
       this.hadPersistent = true;
@@ -173,6 +179,7 @@ export class DeviceRpcActor {
         return;
       }
     }
+    await this.refreshSessionsIfStale(now);
     const canSend = this.canSendNew();
     const entry: PendingRpc = {
       rpc,
@@ -316,11 +323,23 @@ export class DeviceRpcActor {
     });
   }
 
-  /** Drops sessions that are no longer registered as listening: their process died without saying so. */
+  /**
+   * Takes the listening sessions from the registry again: drops those no longer registered (their
+   * process died without saying so) and adds those whose subscription did not reach this actor
+   * (told while Redis was away). A kept actor otherwise lives on what it was told.
+   */
   private async forgetGoneSessions(): Promise<void> {
-    const live = new Set((await this.host.subscribedSessions(this.deviceId)).map((s) => s.sessionId));
+    const listed = await this.host.subscribedSessions(this.deviceId);
+    this.sessionsReadAt = this.host.now();
+    const live = new Set(listed.map((s) => s.sessionId));
     for (const id of [...this.subs.keys()]) if (!live.has(id)) this.subs.delete(id);
+    for (const s of listed) if (!this.subs.has(s.sessionId)) this.subs.set(s.sessionId, s);
     for (const e of this.pending.values()) for (const id of [...e.inFlight]) if (!live.has(id)) e.inFlight.delete(id);
+  }
+
+  /** At most every SESSIONS_REFRESH_MS, before a new command: bounds how long a missed (un)subscription matters. */
+  private async refreshSessionsIfStale(now: number): Promise<void> {
+    if (now - this.sessionsReadAt >= SESSIONS_REFRESH_MS) await this.forgetGoneSessions();
   }
 
   /** `stored`: told once the reply is stored (or found stale), before the next command goes out. */

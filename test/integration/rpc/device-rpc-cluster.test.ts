@@ -81,6 +81,30 @@ describe('device RPC service: processes', function () {
       expect(await a.rpc.repo.ownerOf(other)).to.equal(null);
     });
 
+    it('a kept owner that missed a subscription (told while Redis was away) finds it in the registry before the next command', async () => {
+      const a = await proc('keep-a', { ownerIdleMs: 60_000 });
+      const b = await proc('keep-b');
+      const dev = newDeviceId();
+      const old = (await b.connect(dev)).autoDeliver();
+      await old.subscribe();
+      await b.rpc.settle();
+      const first = a.rpc.sendToDevice(rpcTo(dev, 5000));
+      old.respond((await old.waitSent(1)).requestId, '1');
+      expect((await first).response).to.equal('1');
+      await a.rpc.settle();
+      expect(a.rpc.owns(dev)).to.equal(true, 'kept while idle');
+      // The device reconnects; the registry has the new session, but the owner is never told
+      // (the subscription and the old session's end were lost in an outage).
+      const fresh = (await b.connect(dev)).autoDeliver();
+      fresh.rpcSubscribed = true;
+      await b.sessions.update(fresh);
+      await b.sessions.unregister(old);
+      await sleep(5_100); // older than the owner's view of the sessions may get
+      const second = a.rpc.sendToDevice(rpcTo(dev, 4000));
+      fresh.respond((await fresh.waitSent(1)).requestId, '2');
+      expect((await second).response).to.equal('2');
+    });
+
     it('a lightweight two-way reply reaches the caller on another process than the owner', async () => {
       const a = await proc('proc-a');
       const b = await proc('proc-b');
