@@ -58,9 +58,7 @@ export const DEFAULT_RPC_SETTINGS: RpcSettings = {
   answerUnrepliedClientRpc: true,
   clientRpcMarkTtlMs: 120_000,
   recoveryIntervalMs: 10_000,
-  // Off by default: with the owner kept, the full reliability report's Redis-restart scenario
-  // still left some devices without commands (docs/reliability.md); a lease per command is proven.
-  ownerIdleMs: 0,
+  ownerIdleMs: 10_000,
   ttlEnabled: true,
   ttlCheckingIntervalMs: 7_200_000,
   ttlRemovalBatchSize: 10_000,
