@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Settings } from '../config/settings.js';
 import { createRedis } from '../redis/connection.js';
 import { DeviceStateService } from '../device-state/device-state-service.js';
+import { createTrackedDocCache } from '../store/tracked-doc-cache.js';
 import { Store } from '../store/store.js';
 import { ServiceBus } from '../queue/service-bus.js';
 import { RuleEngineProducer } from '../queue/producer.js';
@@ -80,7 +81,13 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
     const redis: Redis = createRedis(redisUrl, { role: 'client', connectionName: `rpc-chains:${serviceId}`, logger });
     stops.push(() => redis.disconnect());
     await redis.ping();
-    const store = new Store(redis);
+    // Users and devices read by every REST call come from memory while Redis says they are unchanged.
+    const docCache = createTrackedDocCache(redisUrl, { connectionName: `rc-doc-cache:${serviceId}`, logger });
+    if (docCache) {
+      stops.push(() => docCache.close());
+      await docCache.start();
+    }
+    const store = new Store(redis, { docReader: docCache });
 
     const bus = new ServiceBus({ redisUrl, serviceId, logger, info: JSON.stringify({ roles: settings.roles, pid: process.pid }) });
     await bus.start();

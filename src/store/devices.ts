@@ -17,6 +17,7 @@ import type { RelationRepository } from './relations.js';
 import { retryStale, STALE } from './retry.js';
 import type { TimeseriesRepository } from './timeseries.js';
 import { TokenIndex } from './token-index.js';
+import { uncachedDocs, type DocReader } from './tracked-doc-cache.js';
 
 export interface Device {
   readonly id: IdOf<'DEVICE'>;
@@ -106,6 +107,8 @@ export class DeviceRepository {
     private readonly redis: RedisClient,
     private readonly keys: StoreKeys,
     private readonly cascade: DeviceCascade,
+    /** Where findById() reads: a cache that Redis keeps up to date, or `redis`. */
+    private readonly docs: DocReader = uncachedDocs(redis),
   ) {
     this.tokens = new TokenIndex(redis, keys);
   }
@@ -131,7 +134,7 @@ export class DeviceRepository {
   }
 
   async findById(tenantId: string, deviceId: string): Promise<Device | null> {
-    return parseDocOrNull<Device>(await this.redis.get(this.keys.device(tenantId, deviceId)));
+    return parseDocOrNull<Device>(await this.docs.get(this.keys.device(tenantId, deviceId)));
   }
 
   async findByName(tenantId: string, name: string): Promise<Device | null> {
@@ -219,6 +222,7 @@ export class DeviceRepository {
         ],
         [deviceId, before, cur.name, nameMember(cur.name, deviceId), creds ?? ''],
       );
+      this.docs.forget(this.keys.device(tenantId, deviceId));
       return result === 'OK' ? cur : STALE;
     });
     const entity = device.id;
@@ -276,6 +280,7 @@ export class DeviceRepository {
         ],
       ),
     );
+    this.docs.forget(doc);
     switch (status) {
       case 'OK':
         break;

@@ -8,6 +8,7 @@ import { DeviceRepository } from './devices.js';
 import { DEFAULT_MAX_EVENTS_PER_ENTITY, EventRepository } from './events.js';
 import { DEFAULT_KEY_PREFIX, StoreKeys } from './keys.js';
 import type { RedisClient } from './redis-client.js';
+import { uncachedDocs, type DocReader } from './tracked-doc-cache.js';
 import { RelationRepository } from './relations.js';
 import { RuleChainRepository } from './rule-chains.js';
 import { TenantRepository } from './tenants.js';
@@ -19,6 +20,8 @@ export interface StoreOptions {
   readonly prefix?: string;
   /** Debug/trace events kept per entity and type, default 1000. */
   readonly maxEventsPerEntity?: number;
+  /** Reads users and devices by id (every REST call does); default: straight from `redis`. */
+  readonly docReader?: DocReader;
 }
 
 export class Store {
@@ -41,9 +44,10 @@ export class Store {
     opts: StoreOptions = {},
   ) {
     const keys = (this.keys = new StoreKeys(opts.prefix ?? DEFAULT_KEY_PREFIX));
+    const docs = opts.docReader ?? uncachedDocs(redis);
     this.tenants = new TenantRepository(redis, keys);
     this.customers = new CustomerRepository(redis, keys);
-    this.users = new UserRepository(redis, keys);
+    this.users = new UserRepository(redis, keys, docs);
     this.credentials = new DeviceCredentialsRepository(redis, keys);
     this.deviceProfiles = new DeviceProfileRepository(redis, keys);
     this.relations = new RelationRepository(redis, keys);
@@ -52,12 +56,17 @@ export class Store {
     this.alarms = new AlarmRepository(redis, keys);
     this.ruleChains = new RuleChainRepository(redis, keys);
     this.events = new EventRepository(redis, keys, opts.maxEventsPerEntity ?? DEFAULT_MAX_EVENTS_PER_ENTITY);
-    this.devices = new DeviceRepository(redis, keys, {
-      relations: this.relations,
-      attributes: this.attributes,
-      timeseries: this.timeseries,
-      events: this.events,
-      alarms: this.alarms,
-    });
+    this.devices = new DeviceRepository(
+      redis,
+      keys,
+      {
+        relations: this.relations,
+        attributes: this.attributes,
+        timeseries: this.timeseries,
+        events: this.events,
+        alarms: this.alarms,
+      },
+      docs,
+    );
   }
 }

@@ -11,6 +11,7 @@ import { checkPageLink, pageInMemory, type PageData, type PageLink } from './pag
 import { dummyPasswordCheck, hashPassword, verifyPasswordHash } from './password.js';
 import { execAll, type RedisClient } from './redis-client.js';
 import { retryStale, STALE } from './retry.js';
+import { uncachedDocs, type DocReader } from './tracked-doc-cache.js';
 
 export type Authority = 'SYS_ADMIN' | 'TENANT_ADMIN' | 'CUSTOMER_USER';
 
@@ -89,6 +90,8 @@ export class UserRepository {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: StoreKeys,
+    /** Where get() reads: a cache that Redis keeps up to date, or `redis`. */
+    private readonly docs: DocReader = uncachedDocs(redis),
   ) {}
 
   async create(input: UserInput): Promise<User> {
@@ -120,7 +123,7 @@ export class UserRepository {
   }
 
   async get(tenantId: string, userId: string): Promise<User | null> {
-    return parseDocOrNull<User>(await this.redis.get(this.keys.user(tenantId, userId)));
+    return parseDocOrNull<User>(await this.docs.get(this.keys.user(tenantId, userId)));
   }
 
   async findByEmail(email: string): Promise<User | null> {
@@ -145,7 +148,9 @@ export class UserRepository {
         phone: patch.phone !== undefined ? patch.phone : cur.phone,
         additionalInfo: patch.additionalInfo !== undefined ? patch.additionalInfo : cur.additionalInfo,
       };
-      return (await casSet(this.redis, key, before, JSON.stringify(next))) ? next : STALE;
+      const saved = await casSet(this.redis, key, before, JSON.stringify(next));
+      this.docs.forget(key);
+      return saved ? next : STALE;
     });
   }
 
@@ -187,6 +192,7 @@ export class UserRepository {
         .zrem(this.keys.users(tenantId), userId)
         .zrem(this.keys.customerUsers(tenantId, user.customerId.id), userId),
     );
+    this.docs.forget(this.keys.user(tenantId, userId));
     await RELEASE_EMAIL.run(this.redis, [this.keys.email(user.email)], [userId]);
   }
 
