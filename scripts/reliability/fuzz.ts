@@ -29,7 +29,8 @@ import {
 } from './lib/fuzz-targets.js';
 import { startFuzzSystem, type FuzzSystem } from './lib/fuzz-system.js';
 import { RawMqttDevice } from './lib/mqtt-device.js';
-import { argNumber, argValue, heapAfterGc, mb, printResult, Rng, seedFrom, writeJsonResults, type ScenarioResult } from './lib/util.js';
+import { Rng } from './lib/rng.js';
+import { argNumber, argValue, heapAfterGc, mb, printResult, seedFrom, writeJsonResults, type ScenarioResult } from './lib/util.js';
 
 export const TARGETS = ['mqtt-bytes', 'mqtt-topics', 'coap', 'rule-chains'] as const;
 export type TargetName = (typeof TARGETS)[number];

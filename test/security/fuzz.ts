@@ -9,54 +9,9 @@ import { Agent, request as httpRequest, type ClientRequest } from 'node:http';
 import { connect } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { caseSeed, Rng } from '../../scripts/reliability/lib/rng.js';
 import type { Caller, World } from './world.js';
 
-// ---- PRNG ------------------------------------------------------------------------------------
-
-/** mulberry32: small, fast, good enough for test data; the whole run follows from one seed. */
-export class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  next(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(min: number, max: number): number {
-    return min + Math.floor(this.next() * (max - min + 1));
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(xs: readonly T[]): T {
-    const x = xs[Math.floor(this.next() * xs.length)];
-    if (x === undefined) throw new Error('pick from an empty list');
-    return x;
-  }
-  /** Picks by weight: [[weight, value], ...]. */
-  weighted<T>(xs: readonly (readonly [number, T])[]): T {
-    const total = xs.reduce((s, [w]) => s + w, 0);
-    let r = this.next() * total;
-    for (const [w, v] of xs) if ((r -= w) < 0) return v;
-    return (xs[xs.length - 1] as readonly [number, T])[1];
-  }
-  uuid(): string {
-    const h = () => this.int(0, 0xffff).toString(16).padStart(4, '0');
-    return `${h()}${h()}-${h()}-4${h().slice(1)}-a${h().slice(1)}-${h()}${h()}${h()}`;
-  }
-}
-
-/** The seed of case `i` of a run: independent of every other case. */
-export function caseSeed(seed: number, i: number): number {
-  let h = (seed ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0;
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
-  return (h ^ (h >>> 16)) >>> 0;
-}
 
 // ---- routes from the OpenAPI document --------------------------------------------------------
 

@@ -2,7 +2,7 @@
 // CoAP datagrams, JSON values. Everything is drawn from an Rng, so a seed replays a run.
 import { generate as coapGenerate, type Packet as CoapPacket } from 'coap-packet';
 import { generate as mqttGenerate, type Packet as MqttPacket, type QoS } from 'mqtt-packet';
-import type { Rng } from './util.js';
+import type { Rng } from './rng.js';
 
 // ---- bytes ----------------------------------------------------------------------------------
 

@@ -15,7 +15,8 @@ import { devicePayload, encodeMqtt, mutateBytes, randomCoapDatagram, randomJson,
 import type { FuzzSystem } from './fuzz-system.js';
 import { MqttDeviceError, RawMqttDevice } from './mqtt-device.js';
 import { RestClient } from './rest.js';
-import { sleep, type Rng } from './util.js';
+import type { Rng } from './rng.js';
+import { sleep } from './util.js';
 import { seedInto, type World } from './world.js';
 
 /** A failed oracle: how often, and the first input that showed it (replayable with the seed). */

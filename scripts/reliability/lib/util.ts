@@ -20,43 +20,6 @@ export async function eventually(cond: () => boolean | Promise<boolean>, timeout
   }
 }
 
-/** mulberry32: a whole run follows from one 32-bit seed. */
-export class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  next(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  /** min..max inclusive. */
-  int(min: number, max: number): number {
-    return min + Math.floor(this.next() * (max - min + 1));
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(xs: readonly T[]): T {
-    if (xs.length === 0) throw new Error('pick from an empty list');
-    return xs[Math.floor(this.next() * xs.length)] as T;
-  }
-  bytes(n: number): Buffer {
-    const b = Buffer.allocUnsafe(n);
-    for (let i = 0; i < n; i++) b[i] = Math.floor(this.next() * 256);
-    return b;
-  }
-  /** A seed for a sub-generator (case i of a run), independent of the others. */
-  fork(i: number): Rng {
-    let h = (this.s ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0;
-    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
-    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
-    return new Rng((h ^ (h >>> 16)) >>> 0);
-  }
-}
 
 /** The fuzzers' seed when FUZZ_SEED is not set: runs are repeatable by default. */
 export const DEFAULT_FUZZ_SEED = 20251125;
