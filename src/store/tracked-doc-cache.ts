@@ -68,7 +68,7 @@ export class TrackedDocCache implements DocReader {
     });
     this.invalidations.on('messageBuffer', (channel: Buffer, keys: Buffer[] | null) => {
       if (channel.toString() !== INVALIDATE_CHANNEL) return;
-      if (keys === null) this.stopTracking(); // FLUSHALL / FLUSHDB
+      if (keys === null) this.forgetAll(); // FLUSHALL / FLUSHDB: tracking itself stays on
       else for (const key of keys) this.invalidate(key.toString());
     });
     for (const conn of [this.reader, this.invalidations]) {
@@ -134,6 +134,10 @@ export class TrackedDocCache implements DocReader {
 
   private stopTracking(): void {
     this.tracking = false;
+    this.forgetAll();
+  }
+
+  private forgetAll(): void {
     this.epoch++;
     this.docs.clear();
     for (const key of this.pending.keys()) this.staleWhilePending.add(key);

@@ -73,6 +73,18 @@ describe('store: tracked document cache', function () {
     });
   }
 
+  it('keeps documents again after a FLUSHALL', async () => {
+    await writer.set('doc:1', 'a');
+    await cache.get('doc:1');
+    await writer.flushall();
+    await until(() => cache.size === 0, 'the flush to be seen');
+    await writer.set('doc:1', 'b');
+    expect(await cache.get('doc:1')).to.equal('b');
+    const before = await getCalls(writer);
+    expect(await cache.get('doc:1')).to.equal('b');
+    expect((await getCalls(writer)) - before).to.equal(0);
+  });
+
   it('keeps at most maxEntries documents, dropping the oldest', async () => {
     for (const k of ['a', 'b', 'c', 'd']) await writer.set(`doc:${k}`, k);
     for (const k of ['a', 'b', 'c', 'd']) await cache.get(`doc:${k}`);
