@@ -134,9 +134,13 @@ export class RpcRepository {
     });
   }
 
-  /** Sets status (and response, when given) of a stored RPC. */
+  /**
+   * Sets status (and response, when given) of a stored RPC. An RPC that ended stays as it ended (the
+   * stored version is returned unchanged): a stale actor, which lost the device to another owner
+   * without knowing it, must not turn a SUCCESSFUL RPC into EXPIRED.
+   */
   setStatus(deviceId: string, rpcId: string, status: RpcStatus, extra: { response?: Rpc['response']; attempts?: number } = {}): Promise<StoredRpc | null> {
-    return this.update(deviceId, rpcId, (cur) => ({
+    return this.update(deviceId, rpcId, (cur) => isFinalStatus(cur.rpc.status, cur.rpc.request.oneway) ? null : ({
       ...cur,
       attempts: extra.attempts ?? cur.attempts,
       rpc: { ...cur.rpc, status, ...(extra.response !== undefined ? { response: extra.response } : {}) },
