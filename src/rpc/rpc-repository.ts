@@ -203,6 +203,11 @@ export class RpcRepository {
     return docs.sort((a, b) => a.rpc.createdTime - b.rpc.createdTime || a.requestId - b.requestId);
   }
 
+  /** Whether the device has RPCs that are not final. */
+  async hasOpen(deviceId: string): Promise<boolean> {
+    return (await this.redis.scard(this.keys.open(deviceId))) > 0;
+  }
+
   /** Devices that may have open RPCs, a batch at a time (SSCAN cursor; '0' starts and ends). */
   async devicesWithOpen(cursor: string, count = 200): Promise<[string, string[]]> {
     const [next, ids] = await this.redis.sscan(this.keys.openDevices(), cursor, 'COUNT', count);
