@@ -140,11 +140,15 @@ export class RpcRepository {
    * without knowing it, must not turn a SUCCESSFUL RPC into EXPIRED.
    */
   setStatus(deviceId: string, rpcId: string, status: RpcStatus, extra: { response?: Rpc['response']; attempts?: number } = {}): Promise<StoredRpc | null> {
-    return this.update(deviceId, rpcId, (cur) => isFinalStatus(cur.rpc.status, cur.rpc.request.oneway) ? null : ({
-      ...cur,
-      attempts: extra.attempts ?? cur.attempts,
-      rpc: { ...cur.rpc, status, ...(extra.response !== undefined ? { response: extra.response } : {}) },
-    }));
+    return this.update(deviceId, rpcId, (cur) =>
+      isFinalStatus(cur.rpc.status, cur.rpc.request.oneway)
+        ? null
+        : {
+            ...cur,
+            attempts: extra.attempts ?? cur.attempts,
+            rpc: { ...cur.rpc, status, ...(extra.response !== undefined ? { response: extra.response } : {}) },
+          },
+    );
   }
 
   /** Removes an RPC; resolves with what was stored, or null when there was nothing. */

@@ -87,6 +87,24 @@ describe('device RPC service: a Redis outage longer than the heartbeat TTL', fun
     expect(transport.rpc.owns(dev)).to.equal(false);
   });
 
+  it('a kept owner whose lease another process took over (it looked dead to that one) lets go of its state: its next command is answered', async () => {
+    const engine = await proc('engine-r3', 60_000);
+    const transport = await proc('transport-r3');
+    const dev = newDeviceId();
+    await answeringDevice(transport, dev);
+    const before = rpcTo(dev, 5000);
+    expect((await engine.rpc.sendToDevice(before)).response).to.equal(JSON.stringify({ echo: before.method }));
+    expect(engine.rpc.owns(dev)).to.equal(true);
+    // What the transport process does when it finds the owner's registration gone.
+    expect(await transport.rpc.repo.takeOwnership(dev, transport.serviceId, engine.serviceId)).to.equal(true);
+
+    const after = rpcTo(dev, 3000);
+    const outcome = await engine.rpc.sendToDevice(after);
+    expect(outcome.error, 'the reply reached the caller').to.equal(null);
+    expect(outcome.response).to.equal(JSON.stringify({ echo: after.method }));
+    expect(engine.rpc.owns(dev), 'the engine no longer acts for the device').to.equal(false);
+  });
+
   it("a live transport process's sessions stay in the registry: a new owner still finds the device and its command is answered", async () => {
     const engine = await proc('engine-r2');
     const transport = await proc('transport-r2');
