@@ -15,6 +15,9 @@
 //   npx tsx scripts/reliability/faults.ts                  all three, full size
 //   npx tsx scripts/reliability/faults.ts --only a|b|c     one of them
 //   --json <file>                                          results for report.ts
+//   --last-down-ms <ms>                                    (a): how long Redis stays away in the last
+//                                                          fault (default 8000; longer is harsher:
+//                                                          every heartbeat expires meanwhile)
 // test/reliability/faults.test.ts runs short versions.
 import { pathToFileURL } from 'node:url';
 import { RESPONSE_AWAIT_TIMEOUT, RETRIES_EXHAUSTED } from '../../src/rpc/device-rpc-actor.js';
@@ -927,7 +930,11 @@ async function main(): Promise<number> {
   const results: ScenarioResult[] = [];
   const log = (l: string) => console.log(l);
   const quick = process.argv.includes('--quick');
-  if (only === undefined || only === 'a') results.push(await redisFault({ ...(quick ? REDIS_FAULT_TEST : REDIS_FAULT_FULL), log }));
+  const base = quick ? REDIS_FAULT_TEST : REDIS_FAULT_FULL;
+  const lastDown = argValue('last-down-ms');
+  const faults = lastDown === undefined ? base.faults : base.faults.map((f, i, all) => (i === all.length - 1 ? { ...f, downMs: Number(lastDown) } : f));
+  if (faults.some((f) => !Number.isFinite(f.downMs) || f.downMs < 0)) throw new Error(`--last-down-ms: a number of ms >= 0, got "${lastDown ?? ''}"`);
+  if (only === undefined || only === 'a') results.push(await redisFault({ ...base, faults, log }));
   if (only === undefined || only === 'a') for (const probe of [replyDuringOutage, subscribeDuringOutage, telemetryDuringOutage]) results.push(await probe());
   if (only === undefined || only === 'b') for (const opts of quick ? [TRANSPORT_KILL_TEST, TRANSPORT_KILL_SLOW_TEST] : TRANSPORT_KILL_FULL) results.push(await transportKill({ ...opts, log }));
   if (only === undefined || only === 'c') results.push(await noAck({ ...(quick ? NO_ACK_TEST : NO_ACK_FULL), log }));

@@ -15,7 +15,10 @@ export interface ServiceBusOptions {
   readonly serviceId?: string;
   /** Base of the Redis keys (default 'rc-svc'). */
   readonly keyBase?: string;
-  /** A service not heard of for this long is dead (default 10 000 ms); renewed every third of it. */
+  /**
+   * A service not heard of for this long is dead (default 10 000 ms); renewed every third of it, and
+   * at once when Redis comes back.
+   */
   readonly heartbeatTtlMs?: number;
   /** Unread messages kept per inbox, about (default 10 000); older ones are dropped. */
   readonly inboxMaxLength?: number;
@@ -57,6 +60,9 @@ export class ServiceBus {
   private closing: Promise<void> | undefined;
   private lastId = '0-0';
   private readonly warned = new Set<string>();
+  /** When the command connection last came back after losing Redis (0: never lost). */
+  private reconnectedAt = 0;
+  private connectedOnce = false;
 
   constructor(opts: ServiceBusOptions) {
     this.serviceId = opts.serviceId ?? randomUUID();
@@ -69,6 +75,26 @@ export class ServiceBus {
     const logger = { warn: (t: string) => this.warnOnce(t) };
     this.redis = createRedis(opts.redisUrl, { role: 'client', connectionName: `rc-bus:${this.serviceId}`, logger });
     this.reader = createRedis(opts.redisUrl, { role: 'worker', connectionName: `rc-bus-inbox:${this.serviceId}`, logger });
+    this.redis.on('ready', () => this.onConnected());
+  }
+
+  /**
+   * Redis came back (a restart, a crash): every registration may have expired while it was away,
+   * since no process could renew its own. Ours is renewed at once, and for one TTL from now a
+   * missing registration is not taken as proof of death (see isAlive).
+   */
+  private onConnected(): void {
+    if (!this.connectedOnce) {
+      this.connectedOnce = true;
+      return;
+    }
+    this.reconnectedAt = Date.now();
+    if (this.heartbeatTimer && !this.closing) this.heartbeat().catch((e: unknown) => this.warnOnce(`service bus heartbeat: ${(e as Error).message}`));
+  }
+
+  /** Less than a heartbeat TTL since Redis came back: a live service may not have renewed its registration yet. */
+  private inGrace(): boolean {
+    return this.reconnectedAt > 0 && Date.now() - this.reconnectedAt < this.ttlMs;
   }
 
   /** Registers this service and starts reading its inbox; messages sent after this resolves are received. */
@@ -111,13 +137,25 @@ export class ServiceBus {
     }
     const data = JSON.stringify(payload);
     const inboxTtl = Math.max(this.ttlMs * 6, 60_000);
-    const r = await SEND.run(this.redis, [this.aliveKey(serviceId), this.inboxKey(serviceId)], [this.inboxMax, topic, this.serviceId, data, inboxTtl]);
-    return r === 1;
+    const sendOnce = async () => (await SEND.run(this.redis, [this.aliveKey(serviceId), this.inboxKey(serviceId)], [this.inboxMax, topic, this.serviceId, data, inboxTtl])) === 1;
+    if (await sendOnce()) return true;
+    // Just after a Redis outage "not registered" may only mean "not renewed yet" (see isAlive).
+    return this.inGrace() && (await this.isAlive(serviceId)) && sendOnce();
   }
 
+  /**
+   * Whether the service is registered. Within a heartbeat TTL of Redis coming back, an unregistered
+   * service is waited for (until it renews or the TTL has passed) instead of being reported dead: its
+   * registration expired while Redis was away, when it could not renew it, and calling it dead would
+   * let others take over what a live process holds (its devices' RPC leases, its sessions).
+   */
   async isAlive(serviceId: string): Promise<boolean> {
     if (serviceId === this.serviceId) return this.started !== undefined && !this.closing;
-    return (await this.redis.exists(this.aliveKey(serviceId))) === 1;
+    for (;;) {
+      if ((await this.redis.exists(this.aliveKey(serviceId))) === 1) return true;
+      if (!this.inGrace() || this.closing) return false;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(250, Math.max(20, Math.floor(this.ttlMs / 20)))));
+    }
   }
 
   /** Ids of the services alive now. */

@@ -527,11 +527,12 @@ export class DeviceRpcActor {
 
   /**
    * Stores a status change and emits its event. When the RPC was deleted meanwhile the change is
-   * dropped (as ThingsBoard does) and so is the pending entry.
+   * dropped (as ThingsBoard does) and so is the pending entry; likewise when it already ended
+   * (another owner finished it).
    */
   private async store(rpcId: string, status: RpcStatus, entry?: PendingRpc, extra: { response?: JsonValue; attempts?: number } = {}): Promise<void> {
     const saved = await this.host.repo.setStatus(this.deviceId, rpcId, status, extra);
-    if (!saved) {
+    if (!saved || saved.rpc.status !== status) {
       if (entry) this.drop(entry);
       return;
     }

@@ -3,8 +3,8 @@
 //
 // Ownership. One process at a time owns a device's RPC state (its DeviceRpcActor): whichever first
 // needed it — the rule-engine process whose RPC node sent a command, or the transport process
-// where the device subscribed — takes a lease in Redis (`{rpc:<device>}:owner` = its service id,
-// SET NX). Every other process forwards what concerns the device to the owner over the service bus
+// where the device subscribed while RPCs were open for it — takes a lease in Redis
+// (`{rpc:<device>}:owner` = its service id, SET NX). Every other process forwards what concerns the device to the owner over the service bus
 // (commands, subscriptions, delivery reports, replies, deletions); the owner writes commands to
 // sessions through the bus too, so a command reaches a device whichever process holds its session.
 // The lease has no TTL: it is valid while its holder is alive on the bus (heartbeat). A lease of a
@@ -365,6 +365,16 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
   private async apply(slot: Slot, m: DeviceOpMsg, replyStored?: () => void): Promise<void> {
     const { deviceId, op } = m;
     let actor = slot.actor;
+    // A kept owner with nothing pending makes sure the lease is still its own before it acts (one
+    // GET): another process may have taken the device over while this one looked dead to it (its
+    // heartbeat lapsed), and a stale actor would send commands whose replies go to the new owner.
+    if (actor?.idle && (await this.repo.ownerOf(deviceId)) !== this.serviceId) {
+      this.log.warn(`rpc: device ${deviceId}: another process took it over; this process's kept state is dropped`);
+      clearTimeout(slot.idleTimer);
+      actor.dispose();
+      slot.actor = actor = undefined;
+      slot.commanded = false;
+    }
     if (!actor) {
       const own = await this.ownership(deviceId, op);
       if (own.kind === 'skip') return;
@@ -432,6 +442,10 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
         // Without an owner nothing is pending in memory anywhere: these change nothing.
         // A late delivery report (MQTT.js may PUBACK after its reply) is one too.
         if (op.kind === 'unsubscribe' || op.kind === 'sessionClosed' || op.kind === 'remove' || op.kind === 'status') return { kind: 'skip' };
+        // A subscription with nothing open to send needs no owner: the registry has it for the next
+        // one. Taking the lease here would route a command coming meanwhile to this process (a
+        // transport), which then keeps it and may die with it, long before anyone recovers it.
+        if (op.kind === 'subscribe' && !(await this.repo.hasOpen(deviceId))) return { kind: 'skip' };
         if (await this.repo.takeOwnership(deviceId, this.serviceId, null)) return { kind: 'mine' };
         continue;
       }

@@ -134,13 +134,21 @@ export class RpcRepository {
     });
   }
 
-  /** Sets status (and response, when given) of a stored RPC. */
+  /**
+   * Sets status (and response, when given) of a stored RPC. An RPC that ended stays as it ended (the
+   * stored version is returned unchanged): a stale actor, which lost the device to another owner
+   * without knowing it, must not turn a SUCCESSFUL RPC into EXPIRED.
+   */
   setStatus(deviceId: string, rpcId: string, status: RpcStatus, extra: { response?: Rpc['response']; attempts?: number } = {}): Promise<StoredRpc | null> {
-    return this.update(deviceId, rpcId, (cur) => ({
-      ...cur,
-      attempts: extra.attempts ?? cur.attempts,
-      rpc: { ...cur.rpc, status, ...(extra.response !== undefined ? { response: extra.response } : {}) },
-    }));
+    return this.update(deviceId, rpcId, (cur) =>
+      isFinalStatus(cur.rpc.status, cur.rpc.request.oneway)
+        ? null
+        : {
+            ...cur,
+            attempts: extra.attempts ?? cur.attempts,
+            rpc: { ...cur.rpc, status, ...(extra.response !== undefined ? { response: extra.response } : {}) },
+          },
+    );
   }
 
   /** Removes an RPC; resolves with what was stored, or null when there was nothing. */
@@ -197,6 +205,11 @@ export class RpcRepository {
     const stale = ids.filter((id) => !found.has(id));
     if (stale.length > 0) await this.redis.srem(this.keys.open(deviceId), ...stale);
     return docs.sort((a, b) => a.rpc.createdTime - b.rpc.createdTime || a.requestId - b.requestId);
+  }
+
+  /** Whether the device has RPCs that are not final. */
+  async hasOpen(deviceId: string): Promise<boolean> {
+    return (await this.redis.scard(this.keys.open(deviceId))) > 0;
   }
 
   /** Devices that may have open RPCs, a batch at a time (SSCAN cursor; '0' starts and ends). */

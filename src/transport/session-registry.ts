@@ -188,7 +188,10 @@ export class SessionRegistry {
     for (const [sessionId, text] of Object.entries(raw)) {
       const loc = JSON.parse(text) as SessionLocation;
       if (loc.serviceId === this.serviceId ? this.byId.has(sessionId) : await this.opts.bus.isAlive(loc.serviceId)) out.push(loc);
-      else await this.opts.redis.hdel(this.key(deviceId), sessionId);
+      else {
+        this.info(`session registry: session ${sessionId} of device ${deviceId} dropped: ${loc.serviceId === this.serviceId ? 'closed here' : `its process ${loc.serviceId} is gone`}`);
+        await this.opts.redis.hdel(this.key(deviceId), sessionId);
+      }
     }
     return out.sort((a, b) => b.since - a.since);
   }

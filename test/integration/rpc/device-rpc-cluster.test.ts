@@ -139,6 +139,26 @@ describe('device RPC service: processes', function () {
       expect((await outcome).response).to.equal('7');
     });
 
+    it('a device subscribing just as its first command comes: the command stays with the process that sent it, not with the transport process (which may die with it)', async () => {
+      const engine = await proc('engine-race');
+      const transport = await proc('transport-race');
+      const devs = Array.from({ length: 20 }, () => newDeviceId());
+      const sessions = await Promise.all(devs.map((d) => transport.connect(d)));
+      // As a transport does: the registry has the subscription before the RPC service is told.
+      for (const s of sessions) {
+        s.rpcSubscribed = true;
+        await transport.sessions.update(s);
+      }
+      for (const [i, s] of sessions.entries()) {
+        transport.rpc.onRpcSubscribe(s);
+        void engine.rpc.sendToDevice(rpcTo(devs[i], 5000));
+      }
+      for (const s of sessions) await s.waitSent(1);
+      await Promise.all([engine.rpc.settle(), transport.rpc.settle()]);
+      expect(devs.filter((d) => transport.rpc.owns(d)), 'devices whose command went to the transport process').to.deep.equal([]);
+      expect(devs.filter((d) => engine.rpc.owns(d))).to.have.length(devs.length);
+    });
+
     it('a command for a session its process no longer has: the owner is told and drops it', async () => {
       const engine = await proc('engine-3');
       const transport = await proc('transport-3');

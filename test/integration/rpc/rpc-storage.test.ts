@@ -83,6 +83,16 @@ describe('stored RPCs', function () {
       await repo.setStatus(dev, open[0].rpc.id.id, 'EXPIRED');
       expect(await repo.openOf(dev)).to.deep.equal([]);
     });
+
+    it('an RPC that ended keeps its status and response: a later change (a stale expiry timer) leaves it as it was', async () => {
+      const d = newDeviceId();
+      const stored = await save(tenant, d, 5_000);
+      const id = stored.rpc.id.id;
+      await repo.setStatus(d, id, 'SUCCESSFUL', { response: { ok: true } });
+      const after = await repo.setStatus(d, id, 'EXPIRED');
+      expect(after?.rpc.status).to.equal('SUCCESSFUL');
+      expect((await repo.getOnDevice(d, id))?.rpc).to.deep.include({ status: 'SUCCESSFUL', response: { ok: true } });
+    });
   });
 
   describe('TTL clean-up', () => {
