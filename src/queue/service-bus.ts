@@ -63,6 +63,8 @@ export class ServiceBus {
   /** When the command connection last came back after losing Redis (0: never lost). */
   private reconnectedAt = 0;
   private connectedOnce = false;
+  private lastBeatAt = 0;
+  private lapses = 0;
 
   constructor(opts: ServiceBusOptions) {
     this.serviceId = opts.serviceId ?? randomUUID();
@@ -76,6 +78,16 @@ export class ServiceBus {
     this.redis = createRedis(opts.redisUrl, { role: 'client', connectionName: `rc-bus:${this.serviceId}`, logger });
     this.reader = createRedis(opts.redisUrl, { role: 'worker', connectionName: `rc-bus-inbox:${this.serviceId}`, logger });
     this.redis.on('ready', () => this.onConnected());
+    this.redis.on('close', () => this.lapses++);
+  }
+
+  /**
+   * Changes whenever this process may have looked dead to the others: its connection to Redis was
+   * lost, or a heartbeat failed or came too late, so its registration may have expired. What is
+   * held only while the registration lives (device RPC leases) needs checking again only then.
+   */
+  get continuity(): number {
+    return this.lapses;
   }
 
   /**
@@ -185,9 +197,12 @@ export class ServiceBus {
 
   private async heartbeat(): Promise<void> {
     const now = Date.now();
+    // A stalled process (event loop blocked) may have let its registration expire meanwhile: beats
+    // are a third of the TTL apart, so two thirds leave the last third for this one to land.
+    if (this.lastBeatAt > 0 && now - this.lastBeatAt > (this.ttlMs * 2) / 3) this.lapses++;
     const inbox = this.inboxKey(this.serviceId);
     // Separate commands, not MULTI: on a Redis Cluster the registry and the inbox live in different slots.
-    await Promise.all([
+    const beat = Promise.all([
       this.redis.set(this.aliveKey(this.serviceId), this.info, 'PX', this.ttlMs),
       this.redis.zadd(this.registryKey(), now + this.ttlMs, this.serviceId),
       this.redis.zremrangebyscore(this.registryKey(), '-inf', now),
@@ -195,6 +210,13 @@ export class ServiceBus {
       // Entries already read are not needed any more.
       this.redis.xtrim(inbox, 'MINID', '~', this.lastId),
     ]);
+    try {
+      await beat;
+      this.lastBeatAt = now;
+    } catch (e) {
+      this.lapses++;
+      throw e;
+    }
   }
 
   private async read(): Promise<void> {

@@ -95,6 +95,8 @@ interface Slot {
   idleTimer?: NodeJS.Timeout;
   /** The actor got a command: more are likely to come here, so it is kept while idle. */
   commanded?: boolean;
+  /** bus.continuity when the lease was last known to be ours. */
+  leaseCheckedAt?: number;
 }
 
 type Ownership = { readonly kind: 'mine' } | { readonly kind: 'forward'; readonly to: string } | { readonly kind: 'skip' };
@@ -365,15 +367,20 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
   private async apply(slot: Slot, m: DeviceOpMsg, replyStored?: () => void): Promise<void> {
     const { deviceId, op } = m;
     let actor = slot.actor;
-    // A kept owner with nothing pending makes sure the lease is still its own before it acts (one
-    // GET): another process may have taken the device over while this one looked dead to it (its
-    // heartbeat lapsed), and a stale actor would send commands whose replies go to the new owner.
-    if (actor?.idle && (await this.repo.ownerOf(deviceId)) !== this.serviceId) {
-      this.log.warn(`rpc: device ${deviceId}: another process took it over; this process's kept state is dropped`);
-      clearTimeout(slot.idleTimer);
-      actor.dispose();
-      slot.actor = actor = undefined;
-      slot.commanded = false;
+    // A kept owner with nothing pending makes sure the lease is still its own before it acts when
+    // this process may have looked dead meanwhile (Redis lost, a late heartbeat): another process
+    // may then have taken the device over, and a stale actor would send commands whose replies go
+    // to the new owner. Otherwise the lease cannot have moved, and no Redis read is spent on it.
+    const continuity = this.opts.bus.continuity;
+    if (actor?.idle && slot.leaseCheckedAt !== continuity) {
+      if ((await this.repo.ownerOf(deviceId)) === this.serviceId) slot.leaseCheckedAt = continuity;
+      else {
+        this.log.warn(`rpc: device ${deviceId}: another process took it over; this process's kept state is dropped`);
+        clearTimeout(slot.idleTimer);
+        actor.dispose();
+        slot.actor = actor = undefined;
+        slot.commanded = false;
+      }
     }
     if (!actor) {
       const own = await this.ownership(deviceId, op);
@@ -391,6 +398,7 @@ export class DeviceRpcService implements DeviceRpcListener, DeviceRpcApi {
       }
       actor = new DeviceRpcActor(deviceId, this.host);
       slot.actor = actor;
+      slot.leaseCheckedAt = continuity;
       try {
         await actor.load();
       } catch (e) {

@@ -141,4 +141,31 @@ describe('service bus', function () {
     await waitFor('the rest', () => got.length === 3);
     expect(got).to.deep.equal([1, 2, 3]);
   });
+
+  it('continuity stays while the registration is kept alive, and changes when Redis is lost or a heartbeat is late', async () => {
+    const a = await bus('svc-cont', 1500);
+    const start = a.continuity;
+    await sleep(1100); // two heartbeats, a third of the TTL apart
+    expect(a.continuity, 'steady heartbeats').to.equal(start);
+
+    // The command connection is cut (as a Redis restart or a network blip would).
+    const admin = createRedis(redis.url, { role: 'client' });
+    try {
+      const list = String(await admin.client('LIST'));
+      const id = /id=(\d+) .*name=rc-bus:svc-cont /.exec(list)?.[1];
+      expect(id).to.be.a('string');
+      await admin.client('KILL', 'ID', id ?? '');
+    } finally {
+      admin.disconnect();
+    }
+    await waitFor('the lost connection to count', () => a.continuity !== start);
+    const afterCut = a.continuity;
+
+    // The event loop blocked for longer than two thirds of the TTL: the registration may have expired.
+    const until = Date.now() + 1100;
+    while (Date.now() < until) {
+      // busy: no heartbeat can run
+    }
+    await waitFor('the late heartbeat to count', () => a.continuity !== afterCut);
+  });
 });

@@ -95,7 +95,9 @@ describe('device RPC service: a Redis outage longer than the heartbeat TTL', fun
     const before = rpcTo(dev, 5000);
     expect((await engine.rpc.sendToDevice(before)).response).to.equal(JSON.stringify({ echo: before.method }));
     expect(engine.rpc.owns(dev)).to.equal(true);
-    // What the transport process does when it finds the owner's registration gone.
+    // The engine loses Redis, and its registration is missing for a moment afterwards: the
+    // transport process, finding it gone, takes the device over.
+    await outage(engine);
     expect(await transport.rpc.repo.takeOwnership(dev, transport.serviceId, engine.serviceId)).to.equal(true);
 
     const after = rpcTo(dev, 3000);
@@ -103,6 +105,28 @@ describe('device RPC service: a Redis outage longer than the heartbeat TTL', fun
     expect(outcome.error, 'the reply reached the caller').to.equal(null);
     expect(outcome.response).to.equal(JSON.stringify({ echo: after.method }));
     expect(engine.rpc.owns(dev), 'the engine no longer acts for the device').to.equal(false);
+  });
+
+  it('a kept owner reads its lease again only after this process may have looked dead: none between commands otherwise', async () => {
+    // One process holding both the session and the device's RPC state, so that no delivery report
+    // or reply is forwarded (forwarding looks the owner up, which is not the point here).
+    const engine = await proc('engine-r4', 60_000);
+    const dev = newDeviceId();
+    await answeringDevice(engine, dev);
+    expect((await engine.rpc.sendToDevice(rpcTo(dev, 5000))).error).to.equal(null);
+    const ownerKey = engine.rpc.repo.keys.owner(dev);
+    const monitor = await probe.monitor();
+    const reads: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args[0]?.toLowerCase() === 'get' && args[1] === ownerKey) reads.push(args[1]);
+    });
+    try {
+      for (let i = 0; i < 3; i++) expect((await engine.rpc.sendToDevice(rpcTo(dev, 5000))).error).to.equal(null);
+      await sleep(50);
+      expect(reads, 'lease reads between commands').to.deep.equal([]);
+    } finally {
+      monitor.disconnect();
+    }
   });
 
   it("a live transport process's sessions stay in the registry: a new owner still finds the device and its command is answered", async () => {
