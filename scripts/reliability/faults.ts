@@ -179,8 +179,8 @@ export async function redisFault(o: RedisFaultOptions): Promise<ScenarioResult> 
         const k = n++;
         track(
           api.call('POST', `/api/rpc/twoway/${d.id}`, { method: 'store', params: { k }, persistent: true, timeout: o.persistentTimeoutMs }, { timeoutMs: o.persistentClientTimeoutMs }).then((res) => {
-            if (res.ms > 10_000) persistentSlow.push(`${res.hung ? 'no answer' : res.status} after ${(res.ms / 1000).toFixed(0)} s`);
             const rpcId = (res.json as { rpcId?: string } | undefined)?.rpcId;
+            if (res.ms > 10_000) persistentSlow.push(`${res.hung ? 'no answer' : res.status} after ${(res.ms / 1000).toFixed(0)} s (posted at ${rel(performance.now() - res.ms)} s${rpcId ? `, ${rpcId}` : ''})`);
             if (res.status === 200 && typeof rpcId === 'string') persistent.push({ rpcId, device: d.id, n: k, at: performance.now() - res.ms });
             else {
               const key = res.status === 0 ? `0 ${res.hung ? 'hung' : (res.error ?? '')}` : String(res.status);
