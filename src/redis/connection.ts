@@ -87,9 +87,6 @@ function roleOptions(role: RedisRole): RedisOptions {
         // maxRetriesPerRequest flushes them with an error after one reconnect attempt.
         enableOfflineQueue: true,
         connectTimeout: 5000,
-        // Commands issued in the same tick (a burst of REST calls, a pack's saves) go out in one
-        // write: on this kind of machine a socket write costs more than the command itself.
-        enableAutoPipelining: true,
       };
 }
 
