@@ -4,9 +4,10 @@
 // Ownership. One process at a time owns a device's RPC state (its DeviceRpcActor): whichever first
 // needed it — the rule-engine process whose RPC node sent a command, or the transport process
 // where the device subscribed while RPCs were open for it — takes a lease in Redis
-// (`{rpc:<device>}:owner` = its service id, SET NX). Every other process forwards what concerns the device to the owner over the service bus
-// (commands, subscriptions, delivery reports, replies, deletions); the owner writes commands to
-// sessions through the bus too, so a command reaches a device whichever process holds its session.
+// (`{rpc:<device>}:owner` = its service id, SET NX). Every other process forwards what concerns the
+// device to the owner over the service bus (commands, subscriptions, delivery reports, replies,
+// deletions); the owner writes commands to sessions through the bus too, so a command reaches a
+// device whichever process holds its session.
 // The lease has no TTL: it is valid while its holder is alive on the bus (heartbeat). A lease of a
 // dead process, or one held in this process's name from before a restart, is taken over, and the
 // device's open persistent RPCs are loaded from Redis. The owner lets go of the lease once nothing
