@@ -186,6 +186,8 @@ export async function startSystem(settings: Settings, redisUrl: string, logger: 
         onMsgFailure: (msg, error, queueName) => logger.warn(`queue ${queueName}: message ${msg.id} (${msg.type}) failed: ${error}`),
       });
       await consumer.start();
+      // Packs this process adds to a shared queue run here when the consumer has room.
+      producer.setLocalConsumer(consumer);
       metrics.watchConsumer(consumer);
       readiness.markStarted('rule-engine');
       // Stop taking messages first, so in-flight ones finish with everything else still up.

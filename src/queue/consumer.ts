@@ -9,6 +9,7 @@ import { Queue, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { TbMsg } from '../msg/tb-msg.js';
 import { createRedis } from '../redis/connection.js';
+import type { LocalConsumer, LocalRun } from './local-take.js';
 import { readPack, type MsgHandler, type PackData, type PackSummary } from './pack.js';
 import { processPack } from './pack-processor.js';
 import { PartitionLease } from './partition-lease.js';
@@ -68,7 +69,7 @@ type PackJob = Job<PackData, PackSummary>;
 
 const defaultLogger: QueueLogger = { info: () => undefined, warn: (t) => console.error(t) };
 
-export class RuleEngineConsumer implements RunnerHost {
+export class RuleEngineConsumer implements RunnerHost, LocalConsumer {
   readonly consumerId: string;
   private readonly queues: readonly QueueConfig[];
   private readonly keyBase: string;
@@ -80,6 +81,8 @@ export class RuleEngineConsumer implements RunnerHost {
   /** Whether Redis was reachable while a pack was processed, as the control connection sees it. */
   private readonly reachability: StoreReachability;
   private readonly shared: PartitionRunner[] = [];
+  /** Shared runners by queue name, then partition. */
+  private readonly sharedByQueue = new Map<string, PartitionRunner[]>();
   private readonly leased: LeasedQueue[] = [];
   private readonly counters: ConsumerStats = { packs: 0, succeeded: 0, failed: 0, timedOut: 0, skipped: 0, handedBack: 0, retriedAfterOutage: 0 };
   private started: Promise<void> | undefined;
@@ -120,11 +123,14 @@ export class RuleEngineConsumer implements RunnerHost {
           this.leased.push(lq);
           lq.start();
         } else {
+          const runners: PartitionRunner[] = [];
           for (let p = 0; p < q.partitions; p++) {
             const runner = new PartitionRunner(this, q, p, undefined);
             this.shared.push(runner);
+            runners.push(runner);
             await runner.start();
           }
+          this.sharedByQueue.set(q.name, runners);
         }
       }
     })();
@@ -133,6 +139,17 @@ export class RuleEngineConsumer implements RunnerHost {
 
   stats(): Readonly<ConsumerStats> {
     return { ...this.counters };
+  }
+
+  /**
+   * Room to run a pack of a BURST queue here as it is added (see local-take.ts), up to as many
+   * per partition as the partition's worker runs at once.
+   */
+  reserve(queueName: string, partition: number): LocalRun | undefined {
+    if (this.closing) return undefined;
+    const runner = this.sharedByQueue.get(queueName)?.[partition];
+    if (!runner || runner.queue.submitStrategy.type !== 'BURST') return undefined;
+    return runner.reserveTaken(this.concurrency(runner.queue), this.lockDurationMs);
   }
 
   /** Partitions of an ordered queue this consumer owns right now. */
@@ -174,8 +191,8 @@ export class RuleEngineConsumer implements RunnerHost {
       // BATCH and the sequential strategies count their in-flight messages per pack: one pack at a time.
       // BURST keeps two: one slot per partition was measured (RPC bench, 1,000/s) and saved no CPU
       // at equal pack sizes; under load moveToFinished already brings the next pack.
-      concurrency: q.submitStrategy.type === 'BURST' ? (this.options.packsPerPartition ?? 2) : 1,
-      lockDuration: this.options.lockDurationMs ?? 10_000,
+      concurrency: this.concurrency(q),
+      lockDuration: this.lockDurationMs,
       stalledInterval: this.options.stalledIntervalMs ?? 5_000,
       maxStalledCount: this.options.maxStalledCount ?? 10,
       // BullMQ waits this long before retrying after a Redis error (default 15 s); come back sooner.
@@ -187,6 +204,14 @@ export class RuleEngineConsumer implements RunnerHost {
     worker.on('error', (err) => this.warnOnce('worker', `rule-engine queue workers: ${err.message}`));
     worker.on('failed', (job, err) => this.log.warn(`queue ${q.name} partition ${runner.partition}: pack ${job?.id ?? '?'} failed: ${err.message}`));
     return worker;
+  }
+
+  private concurrency(q: QueueConfig): number {
+    return q.submitStrategy.type === 'BURST' ? (this.options.packsPerPartition ?? 2) : 1;
+  }
+
+  private get lockDurationMs(): number {
+    return this.options.lockDurationMs ?? 10_000;
   }
 
   /** @internal */

@@ -1,7 +1,8 @@
 // A BullMQ worker on one partition of one queue, started and stopped by the consumer.
-import type { Queue, Worker } from 'bullmq';
+import { Job, type Queue, type Worker } from 'bullmq';
 import type { QueueLogger } from './consumer.js';
-import type { PackData, PackSummary } from './pack.js';
+import type { LocalRun, TakenJob } from './local-take.js';
+import { PACK_JOB_NAME, type PackData, type PackSummary } from './pack.js';
 import type { PartitionLease } from './partition-lease.js';
 import type { QueueConfig } from './queue-config.js';
 
@@ -23,8 +24,14 @@ export interface RunnerHost {
 /** A BullMQ worker on one partition of one queue. */
 export class PartitionRunner {
   private worker: Worker<PackData, PackSummary> | undefined;
+  /** The worker's main loop runs (and with it the lock renewal that taken packs rely on). */
+  private running = false;
   private stopping: Promise<void> | undefined;
   private readonly sleepers = new Set<() => void>();
+  /** Packs taken as they were added (local-take.ts): reserved, being added, or running. */
+  private taken = 0;
+  private takenSeq = 0;
+  private readonly takenDone = new Set<() => void>();
 
   constructor(
     private readonly consumer: RunnerHost,
@@ -51,6 +58,43 @@ export class PartitionRunner {
     }
     if (this.stopping) return;
     worker.run().catch((e: unknown) => this.consumer.warnOnce(`run ${this.queue.name}`, `worker ${this.queue.name}/${this.partition}: ${String(e)}`));
+    this.running = true;
+  }
+
+  /**
+   * Room for one pack taken as it is added, run by this partition's worker (its lock renewed by
+   * the worker like the packs it fetched), or undefined: not running, stopping, or `max` already.
+   */
+  reserveTaken(max: number, lockDurationMs: number): LocalRun | undefined {
+    const worker = this.worker;
+    if (!worker || !this.running || this.stopping || this.taken >= max) return undefined;
+    this.taken++;
+    let freed = false;
+    const free = () => {
+      if (freed) return;
+      freed = true;
+      this.taken--;
+      if (this.taken === 0) for (const wake of [...this.takenDone]) wake();
+    };
+    const token = `${worker.id}:taken-${this.takenSeq++}`;
+    return {
+      token,
+      lockDurationMs,
+      workerName: worker.opts.name ?? '',
+      start: (taken: TakenJob) => {
+        const job = new Job<PackData, PackSummary>(worker, PACK_JOB_NAME, taken.data, { ...taken.opts }, taken.id);
+        job.timestamp = taken.timestamp;
+        job.processedOn = taken.timestamp;
+        job.attemptsStarted = 1;
+        job.token = token;
+        // No fetching after it: this pack came from the producer, not from the worker's loop.
+        worker
+          .processJob(job, token, () => false)
+          .catch((e: unknown) => this.consumer.warnOnce(`taken ${this.queue.name}`, `queue ${this.queue.name} partition ${this.partition}: pack ${taken.id}: ${String(e)}`))
+          .finally(free);
+      },
+      cancel: free,
+    };
   }
 
   /** Waits `ms`; false when woken because this runner is stopping. */
@@ -74,6 +118,9 @@ export class PartitionRunner {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       for (const wake of [...this.sleepers]) wake();
+      // Taken packs are not the worker's own: it would stop renewing their locks without waiting.
+      while (this.taken > 0) await new Promise<void>((resolve) => this.takenDone.add(resolve));
+      this.takenDone.clear();
       await this.worker?.close();
     })();
     return this.stopping;

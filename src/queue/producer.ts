@@ -11,6 +11,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { TbMsg } from '../msg/tb-msg.js';
 import { createRedis } from '../redis/connection.js';
+import { addTaken, type LocalConsumer, type LocalRun } from './local-take.js';
 import { PACK_JOB_NAME, type PackData, type PackSummary } from './pack.js';
 import { DEFAULT_KEY_BASE, partitionOf, partitionPrefix } from './partitions.js';
 import { DEFAULT_QUEUES, needsPartitionOwner, type QueueConfig } from './queue-config.js';
@@ -66,8 +67,11 @@ class PartitionBuffer {
   readonly items: Pending[] = [];
   writing = false;
   scheduled = false;
-  /** The BullMQ queue of the partition a pack starting with `msg` goes to. */
-  constructor(readonly queueOf: (msg: TbMsg) => Queue<PackData, PackSummary>) {}
+  /** `partitionOf`: the partition a pack starting with `msg` goes to. */
+  constructor(
+    readonly queue: QueueConfig,
+    readonly partitionOf: (msg: TbMsg) => number,
+  ) {}
 }
 
 export class RuleEngineProducer {
@@ -84,6 +88,10 @@ export class RuleEngineProducer {
   private readonly lingerMs: number;
   private readonly maxBuffered: number;
   private readonly jobOptions: { removeOnComplete: KeepJobs; removeOnFail: KeepJobs };
+  /** The options of a taken job as BullMQ stores them (it adds attempts: 0). */
+  private readonly takenOpts: Readonly<Record<string, unknown>>;
+  private readonly takenOptsJson: string;
+  private local: LocalConsumer | undefined;
   private buffered = 0;
   private closing: Promise<void> | undefined;
   private readonly idleWaiters: (() => void)[] = [];
@@ -104,6 +112,17 @@ export class RuleEngineProducer {
       removeOnComplete: opts.removeOnComplete ?? { count: 100 },
       removeOnFail: opts.removeOnFail ?? { count: 1000, age: 7 * 24 * 3600 },
     };
+    this.takenOpts = { attempts: 0, ...this.jobOptions };
+    this.takenOptsJson = JSON.stringify(this.takenOpts);
+  }
+
+  /**
+   * The consumer of this process, if it has one: a pack of a shared queue it has room for is
+   * added already taken by it and runs here at once (see local-take.ts); the others are added
+   * the usual way and go to whichever consumer fetches them. undefined: none (before it closes).
+   */
+  setLocalConsumer(local: LocalConsumer | undefined): void {
+    this.local = local;
   }
 
   /**
@@ -157,8 +176,7 @@ export class RuleEngineProducer {
     }
     let buffer = list[slot];
     if (!buffer) {
-      const fixed = needsPartitionOwner(queue) ? this.bullQueue(queue, slot) : undefined;
-      buffer = new PartitionBuffer(fixed ? () => fixed : (msg) => this.bullQueue(queue, partitionOf(msg, queue)));
+      buffer = new PartitionBuffer(queue, needsPartitionOwner(queue) ? () => slot : (msg) => partitionOf(msg, queue));
       list[slot] = buffer;
     }
     return buffer;
@@ -209,10 +227,33 @@ export class RuleEngineProducer {
       n++;
     }
     const pack = buffer.items.splice(0, n);
-    buffer.queueOf(pack[0].msg).add(PACK_JOB_NAME, { m: pack.map((p) => p.msg) }).then(
+    const partition = buffer.partitionOf(pack[0].msg);
+    const bull = this.bullQueue(buffer.queue, partition);
+    const data: PackData = { m: pack.map((p) => p.msg) };
+    // Only shared queues: a partition with an owner must run its packs one after the other.
+    const run = needsPartitionOwner(buffer.queue) ? undefined : this.local?.reserve(buffer.queue.name, partition);
+    (run ? this.addTaken(bull, data, run) : bull.add(PACK_JOB_NAME, data)).then(
       () => this.written(buffer, pack, undefined),
       (err: unknown) => this.written(buffer, pack, err instanceof Error ? err : new Error(String(err))),
     );
+  }
+
+  /** Adds the pack active and locked for `run`, then runs it; the usual add if the queue is paused. */
+  private async addTaken(bull: Queue<PackData, PackSummary>, data: PackData, run: LocalRun): Promise<unknown> {
+    const timestamp = Date.now();
+    let id: string | undefined;
+    try {
+      id = await addTaken(this.redis, bull, PACK_JOB_NAME, JSON.stringify(data), this.takenOptsJson, timestamp, run);
+    } catch (e) {
+      run.cancel();
+      throw e;
+    }
+    if (id === undefined) {
+      run.cancel();
+      return bull.add(PACK_JOB_NAME, data);
+    }
+    run.start({ id, data, opts: this.takenOpts, timestamp });
+    return id;
   }
 
   private written(buffer: PartitionBuffer, pack: readonly Pending[], err: Error | undefined): void {
