@@ -142,8 +142,8 @@ export class RuleEngineConsumer implements RunnerHost, LocalConsumer {
   }
 
   /**
-   * Room to run a pack of a BURST queue here as it is added (see local-take.ts), up to as many
-   * per partition as the partition's worker runs at once.
+   * Room to run a pack of a BURST queue here as it is added (see local-take.ts): while the
+   * partition runs fewer packs than its worker may run at once.
    */
   reserve(queueName: string, partition: number): LocalRun | undefined {
     if (this.closing) return undefined;
@@ -183,7 +183,7 @@ export class RuleEngineConsumer implements RunnerHost, LocalConsumer {
   /** @internal */
   makeWorker(runner: PartitionRunner): Worker<PackData, PackSummary> {
     const q = runner.queue;
-    const worker = new Worker<PackData, PackSummary>(q.name, (job, token) => this.processJob(runner, job, token), {
+    const worker = new Worker<PackData, PackSummary>(q.name, (job, token) => runner.count(() => this.processJob(runner, job, token)), {
       connection: this.bullRedis,
       prefix: partitionPrefix(this.keyBase, runner.partition),
       name: this.consumerId,

@@ -25,13 +25,17 @@ export interface RunnerHost {
 export class PartitionRunner {
   private worker: Worker<PackData, PackSummary> | undefined;
   /** The worker's main loop runs (and with it the lock renewal that taken packs rely on). */
-  private running = false;
+  private looping = false;
   private stopping: Promise<void> | undefined;
   private readonly sleepers = new Set<() => void>();
+  /** Packs running on this partition now, fetched by the worker or taken. */
+  private busy = 0;
   /** Packs taken as they were added (local-take.ts): reserved, being added, or running. */
   private taken = 0;
+  /** Of those, the ones reserved whose job is not added yet. */
+  private takenPending = 0;
   private takenSeq = 0;
-  private readonly takenDone = new Set<() => void>();
+  private takenDone: (() => void) | undefined;
 
   constructor(
     private readonly consumer: RunnerHost,
@@ -58,23 +62,41 @@ export class PartitionRunner {
     }
     if (this.stopping) return;
     worker.run().catch((e: unknown) => this.consumer.warnOnce(`run ${this.queue.name}`, `worker ${this.queue.name}/${this.partition}: ${String(e)}`));
-    this.running = true;
+    this.looping = true;
+  }
+
+  /** Runs one pack of this partition (the worker's processor goes through here), counted as busy. */
+  async count<T>(work: () => Promise<T>): Promise<T> {
+    this.busy++;
+    try {
+      return await work();
+    } finally {
+      this.busy--;
+    }
   }
 
   /**
    * Room for one pack taken as it is added, run by this partition's worker (its lock renewed by
-   * the worker like the packs it fetched), or undefined: not running, stopping, or `max` already.
+   * the worker like the packs it fetched), or undefined: not running, stopping, or the partition
+   * already runs `max` packs. (The worker still fetches up to its own concurrency meanwhile.)
    */
   reserveTaken(max: number, lockDurationMs: number): LocalRun | undefined {
     const worker = this.worker;
-    if (!worker || !this.running || this.stopping || this.taken >= max) return undefined;
+    if (!worker || !this.looping || this.stopping || this.busy + this.takenPending >= max) return undefined;
     this.taken++;
+    this.takenPending++;
+    let pending = true;
+    const added = () => {
+      if (pending) this.takenPending--;
+      pending = false;
+    };
     let freed = false;
     const free = () => {
+      added();
       if (freed) return;
       freed = true;
       this.taken--;
-      if (this.taken === 0) for (const wake of [...this.takenDone]) wake();
+      if (this.taken === 0) this.takenDone?.();
     };
     const token = `${worker.id}:taken-${this.takenSeq++}`;
     return {
@@ -82,6 +104,7 @@ export class PartitionRunner {
       lockDurationMs,
       workerName: worker.opts.name ?? '',
       start: (taken: TakenJob) => {
+        added();
         const job = new Job<PackData, PackSummary>(worker, PACK_JOB_NAME, taken.data, { ...taken.opts }, taken.id);
         job.timestamp = taken.timestamp;
         job.processedOn = taken.timestamp;
@@ -118,9 +141,13 @@ export class PartitionRunner {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       for (const wake of [...this.sleepers]) wake();
-      // Taken packs are not the worker's own: it would stop renewing their locks without waiting.
-      while (this.taken > 0) await new Promise<void>((resolve) => this.takenDone.add(resolve));
-      this.takenDone.clear();
+      // Taken packs are not the worker's own: closed now, it would stop renewing their locks
+      // without waiting for them. Paused, it fetches nothing more (not even the pack a hand-back
+      // just returned to the queue) and keeps renewing locks until they end.
+      if (this.taken > 0) {
+        void this.worker?.pause(true).catch(() => undefined);
+        await new Promise<void>((resolve) => (this.takenDone = resolve));
+      }
       await this.worker?.close();
     })();
     return this.stopping;

@@ -10,7 +10,7 @@ import { RuleEngineProducer } from '../../../src/queue/producer.js';
 import { DEFAULT_KEY_BASE, partitionPrefix } from '../../../src/queue/partitions.js';
 import type { QueueConfig } from '../../../src/queue/queue-config.js';
 import { startTestRedis, type TestRedis } from '../../helpers/redis-server.js';
-import { deviceMsg, FAST, OK, queue, seqOf, silent, sleep, waitFor } from './queue-helpers.js';
+import { deviceMsg, FAIL, FAST, OK, queue, seqOf, silent, sleep, waitFor } from './queue-helpers.js';
 
 const TAKING_PROCESS = fileURLToPath(new URL('./fixtures/taking-process.ts', import.meta.url));
 
@@ -136,6 +136,24 @@ describe('queue: packs taken as they are added', function () {
     expect([...gated.starts.values()]).to.deep.equal([1, 1, 1]);
   });
 
+  it('is not taken while the partition already runs as many packs as its worker may', async () => {
+    const gated = gatedHandler();
+    const { producer } = await system(MAIN, gated.handler, { packsPerPartition: 1 });
+    const bull = bullQueue(MAIN);
+    // From a process that does not consume: the worker fetches it, into its only slot.
+    const other = new RuleEngineProducer({ redisUrl: redis.url, queues: [MAIN] });
+    closers.push(() => other.close());
+    await other.send(deviceMsg('dev-1', 1));
+    await waitFor('pack 1 to start', () => gated.starts.get(1) === 1);
+    await producer.send(deviceMsg('dev-2', 2)); // the partition is full: it waits in the queue
+    await sleep(200);
+    expect(gated.starts.has(2)).to.equal(false);
+    expect(await bull.getJobCounts('wait', 'active')).to.deep.equal({ wait: 1, active: 1 });
+    gated.release();
+    await waitFor('both done', async () => (await bull.getCompletedCount()) === 2);
+    expect([...gated.starts.values()]).to.deep.equal([1, 1]);
+  });
+
   it('closing the consumer waits for a taken pack, which still completes', async () => {
     let finished = 0;
     const { consumer, producer } = await system(MAIN, async () => {
@@ -149,6 +167,34 @@ describe('queue: packs taken as they are added', function () {
     await consumer.close();
     expect(finished).to.equal(1);
     expect(await bull.getJobCounts('completed', 'active', 'wait')).to.deep.equal({ completed: 1, active: 0, wait: 0 });
+  });
+
+  it('closing while a taken pack runs: a fetched pack waiting to retry is handed back once, with its retry state', async () => {
+    const q = queue({ name: 'Main', partitions: 1, packProcessingTimeout: 20_000, processingStrategy: { type: 'RETRY_FAILED', retries: 0, pauseBetweenRetries: 1, maxPauseBetweenRetries: 1 } });
+    let failures = 0;
+    const { consumer, producer } = await system(q, async (msg) => {
+      if (seqOf(msg) === 2) {
+        failures++;
+        return FAIL();
+      }
+      await sleep(1500);
+      return OK;
+    }, { packsPerPartition: 1 });
+    const bull = bullQueue(q);
+    await producer.send(deviceMsg('dev-1', 1)); // taken; runs 1.5 s
+    // From a process that does not consume: the worker fetches it, into its own slot.
+    const other = new RuleEngineProducer({ redisUrl: redis.url, queues: [q] });
+    closers.push(() => other.close());
+    await other.send(deviceMsg('dev-2', 2));
+    await waitFor('the fetched pack to fail once', () => failures === 1);
+    await consumer.close();
+    // Handed back to the queue, and not fetched again by the closing worker.
+    expect(failures).to.equal(1);
+    expect(consumer.stats()).to.include({ handedBack: 1, packs: 1, succeeded: 1 });
+    const waiting = await bull.getWaiting();
+    expect(waiting.map((j) => j.data.m.map(seqOf))).to.deep.equal([[2]]);
+    expect(waiting[0].data.r).to.include({ initialTotal: 1 });
+    expect(await bull.getJobCounts('active', 'completed')).to.deep.equal({ active: 0, completed: 1 });
   });
 
   it('a process killed while it runs taken packs: another consumer runs them once their lock expires', async () => {
