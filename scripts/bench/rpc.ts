@@ -18,17 +18,22 @@
 // slowing the offered load down. Per contender: a warm-up, then each --rates for --seconds, then the
 // rate goes up by --step-factor for --step-seconds each until p99 > --p99-limit ms or any error,
 // then --refine bisection steps between the last good and first bad rate; the last good one is
-// "sustained". CPU of each process (from /proc) and of the whole machine is shown per phase:
-// other people's work on a shared machine shows up as "others".
+// "sustained". Each fixed rate runs --lead-in seconds before it is measured (printed on its own
+// line, not counted): the first few hundred ms after the machine was idle or at a lower rate cost
+// more CPU in every process (up to ~50 ms answers for ~0.3 s here), and the fixed rates measure the
+// latency at that rate, not the switch to it. CPU of each process (from /proc) and of the whole
+// machine is shown per phase: other people's work on a shared machine shows up as "others".
 //
-//   node --import tsx scripts/bench/rpc.ts [--devices=100] [--seconds=10] [--warmup=4]
+//   node --import tsx scripts/bench/rpc.ts [--devices=100] [--seconds=10] [--warmup=4] [--lead-in=1]
 //        [--rates=100,1000] [--step-seconds=5] [--step-factor=1.5] [--refine=2] [--max-rate=20000]
 //        [--p99-limit=100] [--only=ours,floor] [--sockets=256] [--floor-requesters=1]
-//        [--cpu-prof=<dir>] [--no-steps] [--strace-writes]
+//        [--cpu-prof=<dir>] [--no-steps] [--strace-writes] [--slow-ms=<ms>]
 // Default run: about 1.5 minutes. Quick look: --seconds=3 --warmup=2 --step-seconds=2 --refine=0.
 // --cpu-prof=<dir> profiles the system child (ours) during the measured phases (not the warm-up),
 // writes the V8 CPU profile there (TypeScript lines) and prints where its time went: self time by
 // area and function, inclusive time by src/ function.
+// --slow-ms=<ms> prints, per phase, when the answers slower than that were due (per 100 ms):
+// whether a p99 comes from a steady tail or from one stall.
 // --strace-writes attaches strace to the system child during the measured phases and prints its
 // socket writes per answered RPC by peer (Redis, MQTT devices, HTTP callers): where the write
 // syscalls go. strace slows the process down, so that run's other figures are not comparable.
@@ -52,6 +57,7 @@ const { values: opts } = parseArgs({
     devices: { type: 'string', default: '100' },
     seconds: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '4' },
+    'lead-in': { type: 'string', default: '1' },
     rates: { type: 'string', default: '100,1000' },
     'step-seconds': { type: 'string', default: '5' },
     'step-factor': { type: 'string', default: '1.5' },
@@ -64,6 +70,7 @@ const { values: opts } = parseArgs({
     'cpu-prof': { type: 'string' },
     'no-steps': { type: 'boolean', default: false },
     'strace-writes': { type: 'boolean', default: false },
+    'slow-ms': { type: 'string' },
     // internal: run a child role in this process
     child: { type: 'string' },
     redis: { type: 'string' },
@@ -72,12 +79,14 @@ const { values: opts } = parseArgs({
 const DEVICES = Number(opts.devices);
 const SECONDS = Number(opts.seconds);
 const WARMUP = Number(opts.warmup);
+const LEAD_IN = Number(opts['lead-in']);
 const RATES = opts.rates.split(',').map(Number).filter((r) => r > 0);
 const STEP_SECONDS = Number(opts['step-seconds']);
 const STEP_FACTOR = Number(opts['step-factor']);
 const REFINE = Number(opts.refine);
 const MAX_RATE = Number(opts['max-rate']);
 const P99_LIMIT = Number(opts['p99-limit']);
+const SLOW_MS = opts['slow-ms'] === undefined ? undefined : Number(opts['slow-ms']);
 const SOCKETS = Number(opts.sockets);
 const FLOOR_REQUESTERS = Number(opts['floor-requesters']);
 /** The RPC's own timeout (ms; the REST minimum): an unanswered call gets 504 at timeout + 1 s. */
@@ -401,6 +410,8 @@ interface Counter {
 async function runPhase(label: string, rate: number, seconds: number, fire: Fire, pids: Pids, counters: readonly Counter[] = []): Promise<PhaseResult> {
   const n = Math.max(1, Math.round(rate * seconds));
   const latencies = new Float64Array(n);
+  /** Per 100 ms of the phase (by due time): answers slower than --slow-ms. */
+  const slowWindows = new Map<number, number>();
   let answered = 0;
   let ok = 0;
   let lastAnswer = 0;
@@ -437,6 +448,10 @@ async function runPhase(label: string, rate: number, seconds: number, fire: Fire
         const end = performance.now();
         if (error === undefined) latencies[ok++] = end - due;
         else fail(error);
+        if (SLOW_MS !== undefined && (error !== undefined || end - due > SLOW_MS)) {
+          const w = Math.floor((due - t0) / 100);
+          slowWindows.set(w, (slowWindows.get(w) ?? 0) + 1);
+        }
         lastAnswer = end;
         if (++answered === n) allAnswered();
       });
@@ -446,6 +461,10 @@ async function runPhase(label: string, rate: number, seconds: number, fire: Fire
   setTimeout(sendDue, 1);
   await finished;
   const cpu1 = cpuSnapshot(pids);
+  if (slowWindows.size > 0) {
+    const windows = [...slowWindows].sort((a, b) => a[0] - b[0]).map(([w, c]) => `${(w / 10).toFixed(1)}s:${c}`);
+    console.log(`  ${label} ${rate}/s (started ${new Date(Date.now() - (performance.now() - t0)).toISOString()}): answers slower than ${SLOW_MS} ms, by due time in the phase (s:count): ${windows.join(' ')}`);
+  }
   const count1 = await Promise.all(counters.map((c) => c.read()));
   const sorted = latencies.subarray(0, ok).sort();
   const errors = n - ok;
@@ -523,6 +542,10 @@ async function measure(
   const fixed: PhaseResult[] = [];
   for (const rate of RATES) {
     await sleep(500);
+    if (LEAD_IN > 0) {
+      const lead = await runPhase('lead-in', rate, LEAD_IN, fire, pids);
+      console.log(`  lead-in  ${String(rate).padStart(6)}/s × ${LEAD_IN}s, not counted: p50 ${ms(lead.p50)}  p99 ${ms(lead.p99)}  max ${ms(lead.max)} ms; ${lead.errors} errors`);
+    }
     const r = await runPhase('rate', rate, SECONDS, fire, pids, counters);
     console.log(phaseLine(r));
     fixed.push(r);
